@@ -1,0 +1,1 @@
+//! Tensor IR (owned by the frontend work).
