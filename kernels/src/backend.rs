@@ -1,0 +1,40 @@
+//! The `Backend` trait: every ring operation the CKKS layer needs, on owned RNS polynomials.
+//!
+//! The scheme code (`cachemir-runtime`) is generic over it. The CPU backend ([`crate::CpuBackend`])
+//! is the reference; a CUDA backend implements the same operations on device buffers.
+
+use crate::{Result, Ring, RnsPoly};
+
+/// Ring operations on [`RnsPoly`]s. Binary operations require both operands over the same primes
+/// and in the same form; element-wise ones work in either form unless stated.
+pub trait Backend: Send + Sync + std::fmt::Debug {
+    /// Coefficient → evaluation form (no-op if already in evaluation form).
+    fn to_eval(&self, ring: &Ring, a: &mut RnsPoly);
+    /// Evaluation → coefficient form (no-op if already in coefficient form).
+    fn to_coeff(&self, ring: &Ring, a: &mut RnsPoly);
+    /// `a += b`.
+    fn add_assign(&self, ring: &Ring, a: &mut RnsPoly, b: &RnsPoly);
+    /// `a -= b`.
+    fn sub_assign(&self, ring: &Ring, a: &mut RnsPoly, b: &RnsPoly);
+    /// `a = -a`.
+    fn neg_assign(&self, ring: &Ring, a: &mut RnsPoly);
+    /// `a *= b` point-wise (both in evaluation form).
+    fn mul_assign(&self, ring: &Ring, a: &mut RnsPoly, b: &RnsPoly);
+    /// `acc += a · b` point-wise (evaluation form).
+    fn mul_add_assign(&self, ring: &Ring, acc: &mut RnsPoly, a: &RnsPoly, b: &RnsPoly);
+    /// `a *= s_k` on limb `k` (`scalars[k]` reduced modulo limb `k`'s prime).
+    fn mul_scalar_assign(&self, ring: &Ring, a: &mut RnsPoly, scalars: &[u64]);
+    /// `a += s_k` on every evaluation of limb `k` (adds the constant polynomial `s`; evaluation form).
+    fn add_scalar_assign(&self, ring: &Ring, a: &mut RnsPoly, scalars: &[u64]);
+    /// `Σ_k a_k · b_k` point-wise with one reduction per output (evaluation form, at most 64 terms).
+    fn dot(&self, ring: &Ring, terms: &[(&RnsPoly, &RnsPoly)]) -> RnsPoly;
+    /// The automorphism `X → X^g` (evaluation form: an index permutation).
+    fn automorphism(&self, ring: &Ring, a: &RnsPoly, galois: u64) -> Result<RnsPoly>;
+    /// Fast basis extension of a coefficient-form `a` to the primes `to` (result: coefficient form
+    /// over `to`, equal to `a + u·A` for a small `u ≥ 0`, `A` the product of `a`'s primes).
+    fn extend_basis(&self, ring: &Ring, a: &RnsPoly, to: &[usize]) -> RnsPoly;
+    /// Divides by the last limb's prime with rounding and drops that limb (evaluation form in and out): CKKS rescale.
+    fn divide_round_by_last(&self, ring: &Ring, a: &mut RnsPoly);
+    /// For `a` over `Q_l ∪ P` (evaluation form, P primes last), returns `round(a / P)` over `Q_l` (evaluation form).
+    fn mod_down(&self, ring: &Ring, a: RnsPoly, p_count: usize) -> RnsPoly;
+}

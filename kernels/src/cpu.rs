@@ -1,0 +1,440 @@
+//! The CPU backend: every ring operation, parallel over RNS limbs with rayon.
+//!
+//! It is the reference implementation of [`Backend`]. Hot loops reduce lazily: products are summed
+//! in `u128` and reduced once (see [`crate::Modulus::LAZY_TERMS`]).
+
+use crate::{Backend, Form, Result, Ring, RnsPoly};
+use rayon::prelude::*;
+
+/// Ring operations on the CPU, parallel over limbs on the current rayon pool.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct CpuBackend;
+
+/// Runs `f(limb, prime_index)` on every limb of `a` in parallel.
+fn for_each_limb(a: &mut RnsPoly, f: impl Fn(&mut [u64], usize) + Sync + Send) {
+    let n = a.n();
+    let primes = a.primes().to_vec();
+    a.data_mut()
+        .par_chunks_mut(n)
+        .zip(primes.par_iter())
+        .for_each(|(limb, &p)| f(limb, p));
+}
+
+/// Runs `f(limb_a, limb_b, prime_index)` on every pair of limbs in parallel.
+fn for_each_limb_pair(
+    a: &mut RnsPoly,
+    b: &RnsPoly,
+    f: impl Fn(&mut [u64], &[u64], usize) + Sync + Send,
+) {
+    assert_eq!(a.primes(), b.primes(), "operands over different primes");
+    assert_eq!(a.form(), b.form(), "operands in different forms");
+    let n = a.n();
+    let primes = a.primes().to_vec();
+    a.data_mut()
+        .par_chunks_mut(n)
+        .zip(b.data().par_chunks(n))
+        .zip(primes.par_iter())
+        .for_each(|((x, y), &p)| f(x, y, p));
+}
+
+impl Backend for CpuBackend {
+    fn to_eval(&self, ring: &Ring, a: &mut RnsPoly) {
+        if a.form() == Form::Coeff {
+            for_each_limb(a, |limb, p| ring.ntt(p).forward(limb));
+            a.set_form(Form::Eval);
+        }
+    }
+
+    fn to_coeff(&self, ring: &Ring, a: &mut RnsPoly) {
+        if a.form() == Form::Eval {
+            for_each_limb(a, |limb, p| ring.ntt(p).inverse(limb));
+            a.set_form(Form::Coeff);
+        }
+    }
+
+    fn add_assign(&self, ring: &Ring, a: &mut RnsPoly, b: &RnsPoly) {
+        for_each_limb_pair(a, b, |x, y, p| {
+            let m = ring.modulus(p);
+            x.iter_mut().zip(y).for_each(|(x, &y)| *x = m.add(*x, y));
+        });
+    }
+
+    fn sub_assign(&self, ring: &Ring, a: &mut RnsPoly, b: &RnsPoly) {
+        for_each_limb_pair(a, b, |x, y, p| {
+            let m = ring.modulus(p);
+            x.iter_mut().zip(y).for_each(|(x, &y)| *x = m.sub(*x, y));
+        });
+    }
+
+    fn neg_assign(&self, ring: &Ring, a: &mut RnsPoly) {
+        for_each_limb(a, |x, p| {
+            let m = ring.modulus(p);
+            x.iter_mut().for_each(|x| *x = m.neg(*x));
+        });
+    }
+
+    fn mul_assign(&self, ring: &Ring, a: &mut RnsPoly, b: &RnsPoly) {
+        debug_assert_eq!(a.form(), Form::Eval);
+        for_each_limb_pair(a, b, |x, y, p| {
+            let m = ring.modulus(p);
+            x.iter_mut().zip(y).for_each(|(x, &y)| *x = m.mul(*x, y));
+        });
+    }
+
+    fn mul_add_assign(&self, ring: &Ring, acc: &mut RnsPoly, a: &RnsPoly, b: &RnsPoly) {
+        assert!(
+            acc.primes() == a.primes() && a.primes() == b.primes(),
+            "operands over different primes"
+        );
+        let n = a.n();
+        let primes = a.primes().to_vec();
+        acc.data_mut()
+            .par_chunks_mut(n)
+            .zip(a.data().par_chunks(n).zip(b.data().par_chunks(n)))
+            .zip(primes.par_iter())
+            .for_each(|((acc, (x, y)), &p)| {
+                let m = ring.modulus(p);
+                for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+                    *s = m.reduce_u128(x as u128 * y as u128 + *s as u128);
+                }
+            });
+    }
+
+    fn mul_scalar_assign(&self, ring: &Ring, a: &mut RnsPoly, scalars: &[u64]) {
+        assert_eq!(scalars.len(), a.limb_count());
+        let primes = a.primes().to_vec();
+        let n = a.n();
+        a.data_mut()
+            .par_chunks_mut(n)
+            .zip(scalars.par_iter().zip(primes.par_iter()))
+            .for_each(|(x, (&s, &p))| {
+                let m = ring.modulus(p);
+                let s_shoup = m.shoup(s);
+                x.iter_mut().for_each(|x| *x = m.mul_shoup(*x, s, s_shoup));
+            });
+    }
+
+    fn add_scalar_assign(&self, ring: &Ring, a: &mut RnsPoly, scalars: &[u64]) {
+        assert_eq!(
+            a.form(),
+            Form::Eval,
+            "constants add point-wise only in evaluation form"
+        );
+        assert_eq!(scalars.len(), a.limb_count());
+        let primes = a.primes().to_vec();
+        let n = a.n();
+        a.data_mut()
+            .par_chunks_mut(n)
+            .zip(scalars.par_iter().zip(primes.par_iter()))
+            .for_each(|(x, (&s, &p))| {
+                let m = ring.modulus(p);
+                x.iter_mut().for_each(|x| *x = m.add(*x, s));
+            });
+    }
+
+    fn dot(&self, ring: &Ring, terms: &[(&RnsPoly, &RnsPoly)]) -> RnsPoly {
+        assert!(!terms.is_empty() && terms.len() <= crate::Modulus::LAZY_TERMS);
+        let (first, _) = terms[0];
+        let n = first.n();
+        let mut out = RnsPoly::zero(n, first.primes(), Form::Eval);
+        for (a, b) in terms {
+            assert_eq!(a.primes(), first.primes());
+            assert_eq!(b.primes(), first.primes());
+        }
+        const BLOCK: usize = 512;
+        let primes = first.primes().to_vec();
+        out.data_mut()
+            .par_chunks_mut(n)
+            .enumerate()
+            .for_each(|(k, out_limb)| {
+                let m = ring.modulus(primes[k]);
+                let mut acc = [0u128; BLOCK];
+                for start in (0..n).step_by(BLOCK) {
+                    let end = (start + BLOCK).min(n);
+                    let acc = &mut acc[..end - start];
+                    acc.fill(0);
+                    for (a, b) in terms {
+                        let (x, y) = (&a.limb(k)[start..end], &b.limb(k)[start..end]);
+                        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
+                            *s += x as u128 * y as u128;
+                        }
+                    }
+                    for (o, s) in out_limb[start..end].iter_mut().zip(acc.iter()) {
+                        *o = m.reduce_u128(*s);
+                    }
+                }
+            });
+        out
+    }
+
+    fn automorphism(&self, ring: &Ring, a: &RnsPoly, galois: u64) -> Result<RnsPoly> {
+        let n = a.n();
+        let mut out = RnsPoly::zero(n, a.primes(), a.form());
+        match a.form() {
+            Form::Eval => {
+                let perm = ring.galois_permutation(galois)?;
+                out.data_mut()
+                    .par_chunks_mut(n)
+                    .enumerate()
+                    .for_each(|(k, o)| {
+                        let src = a.limb(k);
+                        o.iter_mut()
+                            .zip(perm.iter())
+                            .for_each(|(o, &j)| *o = src[j as usize]);
+                    });
+            }
+            Form::Coeff => {
+                ring.galois_permutation(galois)?; // validates g
+                let two_n = 2 * n as u64;
+                let g = galois % two_n;
+                let primes = a.primes().to_vec();
+                out.data_mut()
+                    .par_chunks_mut(n)
+                    .enumerate()
+                    .for_each(|(k, o)| {
+                        let m = ring.modulus(primes[k]);
+                        for (i, &c) in a.limb(k).iter().enumerate() {
+                            let j = (i as u64 * g % two_n) as usize;
+                            if j < n {
+                                o[j] = c;
+                            } else {
+                                o[j - n] = m.neg(c);
+                            }
+                        }
+                    });
+            }
+        }
+        Ok(out)
+    }
+
+    fn extend_basis(&self, ring: &Ring, a: &RnsPoly, to: &[usize]) -> RnsPoly {
+        assert_eq!(
+            a.form(),
+            Form::Coeff,
+            "basis extension works on coefficients"
+        );
+        let conv = ring.converter(a.primes(), to);
+        let n = a.n();
+        let mut scaled = a.clone();
+        scaled
+            .data_mut()
+            .par_chunks_mut(n)
+            .enumerate()
+            .for_each(|(i, limb)| conv.scale_source_limb(i, limb));
+        let rows: Vec<&[u64]> = scaled.data().chunks_exact(n).collect();
+        let mut out = RnsPoly::zero(n, to, Form::Coeff);
+        out.data_mut()
+            .par_chunks_mut(n)
+            .enumerate()
+            .for_each(|(j, o)| conv.convert_into_target_limb(j, &rows, o));
+        out
+    }
+
+    fn divide_round_by_last(&self, ring: &Ring, a: &mut RnsPoly) {
+        assert_eq!(a.form(), Form::Eval);
+        let count = a.limb_count();
+        assert!(
+            count >= 2,
+            "cannot drop the last prime of a one-limb polynomial"
+        );
+        let last_prime = a.primes()[count - 1];
+        let ql = *ring.modulus(last_prime);
+        let half = ql.value() / 2;
+        let mut last = a.limb(count - 1).to_vec();
+        ring.ntt(last_prime).inverse(&mut last);
+        last.iter_mut().for_each(|x| *x = ql.add(*x, half));
+        a.truncate_limbs(count - 1);
+        for_each_limb(a, |limb, p| {
+            let m = ring.modulus(p);
+            let half_mod = m.reduce(half);
+            let mut t: Vec<u64> = last.iter().map(|&x| m.sub(m.reduce(x), half_mod)).collect();
+            ring.ntt(p).forward(&mut t);
+            let inv = m.inv(ql.value()).expect("distinct primes");
+            let inv_shoup = m.shoup(inv);
+            limb.iter_mut()
+                .zip(&t)
+                .for_each(|(x, &t)| *x = m.mul_shoup(m.sub(*x, t), inv, inv_shoup));
+        });
+    }
+
+    fn mod_down(&self, ring: &Ring, mut a: RnsPoly, p_count: usize) -> RnsPoly {
+        assert_eq!(a.form(), Form::Eval);
+        let q_count = a.limb_count() - p_count;
+        let mut p_part = a.select_limbs(&(q_count..a.limb_count()).collect::<Vec<_>>());
+        self.to_coeff(ring, &mut p_part);
+        a.truncate_limbs(q_count);
+        let mut correction = self.extend_basis(ring, &p_part, a.primes());
+        self.to_eval(ring, &mut correction);
+        let p_primes: Vec<u64> = p_part
+            .primes()
+            .iter()
+            .map(|&i| ring.modulus(i).value())
+            .collect();
+        for_each_limb_pair(&mut a, &correction, |x, c, p| {
+            let m = ring.modulus(p);
+            let p_mod = p_primes.iter().fold(1, |acc, &pi| m.mul(acc, m.reduce(pi)));
+            let inv = m.inv(p_mod).expect("distinct primes");
+            let inv_shoup = m.shoup(inv);
+            x.iter_mut()
+                .zip(c)
+                .for_each(|(x, &c)| *x = m.mul_shoup(m.sub(*x, c), inv, inv_shoup));
+        });
+        a
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::primes::ntt_primes;
+    use crate::Sampler;
+    use num_bigint::{BigInt, BigUint};
+
+    fn ring() -> Ring {
+        let q = ntt_primes(5, &[50, 40, 45, 61], &[]).unwrap();
+        let p = ntt_primes(5, &[61, 60], &q).unwrap();
+        Ring::new(5, &q, &p).unwrap()
+    }
+
+    /// The centered integer a coefficient represents over `primes` (big-integer CRT).
+    fn crt(ring: &Ring, a: &RnsPoly, j: usize) -> BigInt {
+        let qs: Vec<BigUint> = a
+            .primes()
+            .iter()
+            .map(|&p| BigUint::from(ring.modulus(p).value()))
+            .collect();
+        let big_q: BigUint = qs.iter().product();
+        let mut x = BigUint::default();
+        for (k, qk) in qs.iter().enumerate() {
+            let hat = &big_q / qk;
+            let inv = hat.modinv(qk).unwrap();
+            x += BigUint::from(a.limb(k)[j]) * &hat * inv;
+        }
+        let x = BigInt::from(x % &big_q);
+        if x > BigInt::from(&big_q / 2u32) {
+            x - BigInt::from(big_q)
+        } else {
+            x
+        }
+    }
+
+    #[test]
+    fn eval_form_automorphism_matches_coefficient_rule() {
+        let ring = ring();
+        let n = ring.n();
+        let coeffs = Sampler::from_os()
+            .gaussian(n)
+            .iter()
+            .map(|x| x * 1000 + 7)
+            .collect::<Vec<_>>();
+        let a = RnsPoly::from_signed(&ring, &ring.q_indices(3), &coeffs);
+        for g in [5u64, 25, 2 * n as u64 - 1, 3] {
+            // Oracle: X^i → ±X^{i·g mod N}.
+            let mut expect = vec![0i64; n];
+            for (i, &c) in coeffs.iter().enumerate() {
+                let j = i * g as usize % (2 * n);
+                if j < n {
+                    expect[j] = c;
+                } else {
+                    expect[j - n] = -c;
+                }
+            }
+            let mut eval = a.clone();
+            CpuBackend.to_eval(&ring, &mut eval);
+            let mut got = CpuBackend.automorphism(&ring, &eval, g).unwrap();
+            CpuBackend.to_coeff(&ring, &mut got);
+            assert_eq!(
+                got,
+                RnsPoly::from_signed(&ring, &ring.q_indices(3), &expect),
+                "g = {g}"
+            );
+            assert_eq!(CpuBackend.automorphism(&ring, &a, g).unwrap(), got);
+        }
+        assert!(CpuBackend.automorphism(&ring, &a, 4).is_err());
+    }
+
+    #[test]
+    fn rescale_divides_and_rounds_like_big_integers() {
+        let ring = ring();
+        let mut s = Sampler::from_os();
+        let mut a = s.uniform(&ring, &ring.q_indices(3));
+        let mut coeff = a.clone();
+        CpuBackend.to_coeff(&ring, &mut coeff);
+        CpuBackend.divide_round_by_last(&ring, &mut a);
+        CpuBackend.to_coeff(&ring, &mut a);
+        let q_last = BigInt::from(ring.modulus(3).value());
+        for j in 0..ring.n() {
+            let x = crt(&ring, &coeff, j);
+            // round(x / q) for integers, ties away from zero not needed: floor((x + q/2) / q).
+            let half = &q_last / 2;
+            let expect = num_integer_floor_div(&(x + half), &q_last);
+            assert_eq!(crt(&ring, &a, j), expect, "coefficient {j}");
+        }
+    }
+
+    fn num_integer_floor_div(a: &BigInt, b: &BigInt) -> BigInt {
+        let (q, r) = (a / b, a % b);
+        if r.sign() == num_bigint::Sign::Minus {
+            q - 1
+        } else {
+            q
+        }
+    }
+
+    #[test]
+    fn mod_down_divides_by_p_within_the_conversion_error() {
+        let ring = ring();
+        let mut s = Sampler::from_os();
+        let primes = ring.qp_indices(2);
+        let a = s.uniform(&ring, &primes);
+        let mut coeff = a.clone();
+        CpuBackend.to_coeff(&ring, &mut coeff);
+        let mut down = CpuBackend.mod_down(&ring, a, ring.p_count());
+        CpuBackend.to_coeff(&ring, &mut down);
+        let big_p: BigInt = ring
+            .p_indices()
+            .iter()
+            .map(|&i| BigInt::from(ring.modulus(i).value()))
+            .product();
+        let q_l: BigInt = (0..3)
+            .map(|i| BigInt::from(ring.modulus(i).value()))
+            .product();
+        for j in 0..ring.n() {
+            let x = crt(&ring, &coeff, j);
+            let got = crt(&ring, &down, j);
+            let exact = num_integer_floor_div(&x, &big_p);
+            let diff = ((got - exact) % &q_l + &q_l) % &q_l;
+            let diff = if diff > &q_l / 2 { diff - &q_l } else { diff };
+            assert!(
+                diff.magnitude() <= &BigUint::from(ring.p_count() as u32 + 1),
+                "coefficient {j}: off by {diff}"
+            );
+        }
+    }
+
+    #[test]
+    fn dot_and_mul_add_match_pointwise_products() {
+        let ring = ring();
+        let mut s = Sampler::from_os();
+        let primes = ring.qp_indices(3);
+        let polys: Vec<RnsPoly> = (0..6).map(|_| s.uniform(&ring, &primes)).collect();
+        let terms: Vec<(&RnsPoly, &RnsPoly)> = polys.chunks(2).map(|c| (&c[0], &c[1])).collect();
+        let got = CpuBackend.dot(&ring, &terms);
+        let mut acc = RnsPoly::zero(ring.n(), &primes, Form::Eval);
+        for (a, b) in &terms {
+            CpuBackend.mul_add_assign(&ring, &mut acc, a, b);
+        }
+        assert_eq!(got, acc);
+        for (k, &p) in primes.iter().enumerate() {
+            let q = ring.modulus(p).value() as u128;
+            for j in 0..ring.n() {
+                let e: u128 = terms
+                    .iter()
+                    .map(|(a, b)| a.limb(k)[j] as u128 * b.limb(k)[j] as u128 % q)
+                    .sum::<u128>()
+                    % q;
+                assert_eq!(got.limb(k)[j] as u128, e);
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! One NTT-friendly prime and its arithmetic: Barrett reduction of 128-bit products, Shoup
+//! multiplication by a precomputed constant, inverses and powers.
+//!
+//! Written by hand because every CKKS operation spends its time here: the hot loops reduce lazily
+//! (sums of up to [`Modulus::LAZY_TERMS`] products in a `u128` before one reduction).
+
+/// A prime modulus `q < 2^62` with the constants of its fast reductions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Modulus {
+    q: u64,
+    /// floor(2^128 / q), low and high words.
+    ratio: [u64; 2],
+}
+
+impl Modulus {
+    /// Moduli are below `2^MAX_BITS`: then 64 products of residues sum without overflowing a `u128`
+    /// (and the AVX2 NTT path, which needs `q < 2^62`, applies).
+    pub const MAX_BITS: u32 = 61;
+    /// How many products of two reduced residues may be summed in a `u128` before [`Modulus::reduce_u128`].
+    pub const LAZY_TERMS: usize = 64;
+
+    /// Builds the constants for `q`; `q` must be odd and `3 ≤ q < 2^61` (callers validate user input first).
+    pub fn new(q: u64) -> Self {
+        assert!(
+            (3..1 << Self::MAX_BITS).contains(&q) && q % 2 == 1,
+            "modulus {q} out of range"
+        );
+        let r = u128::MAX / q as u128; // floor((2^128 - 1) / q) = floor(2^128 / q) since q is odd
+        Self {
+            q,
+            ratio: [r as u64, (r >> 64) as u64],
+        }
+    }
+
+    /// The modulus value.
+    #[inline(always)]
+    pub const fn value(&self) -> u64 {
+        self.q
+    }
+
+    /// Number of bits of `q`.
+    pub const fn bits(&self) -> u32 {
+        64 - self.q.leading_zeros()
+    }
+
+    /// `x mod q` for any `x < 2^128` (Barrett with the 128-bit ratio; the quotient estimate is off by at most 3).
+    #[inline(always)]
+    pub fn reduce_u128(&self, x: u128) -> u64 {
+        let (lo, hi) = (x as u64, (x >> 64) as u64);
+        let carry = ((lo as u128 * self.ratio[0] as u128) >> 64) as u64;
+        let t = lo as u128 * self.ratio[1] as u128;
+        let (sum, c1) = (t as u64).overflowing_add(carry);
+        let tmp3 = (t >> 64) as u64 + c1 as u64;
+        let t2 = hi as u128 * self.ratio[0] as u128;
+        let (_, c2) = sum.overflowing_add(t2 as u64);
+        let carry2 = (t2 >> 64) as u64 + c2 as u64;
+        let quotient = hi
+            .wrapping_mul(self.ratio[1])
+            .wrapping_add(tmp3)
+            .wrapping_add(carry2);
+        let mut r = lo.wrapping_sub(quotient.wrapping_mul(self.q));
+        while r >= self.q {
+            r -= self.q;
+        }
+        r
+    }
+
+    /// `x mod q` for any `u64`.
+    #[inline(always)]
+    pub fn reduce(&self, x: u64) -> u64 {
+        self.reduce_u128(x as u128)
+    }
+
+    /// `x mod q` for a signed `x`.
+    #[inline(always)]
+    pub fn reduce_i64(&self, x: i64) -> u64 {
+        let r = self.reduce(x.unsigned_abs());
+        if x < 0 {
+            self.neg(r)
+        } else {
+            r
+        }
+    }
+
+    /// `x mod q` for a signed 128-bit `x`.
+    pub fn reduce_i128(&self, x: i128) -> u64 {
+        let r = self.reduce_u128(x.unsigned_abs());
+        if x < 0 {
+            self.neg(r)
+        } else {
+            r
+        }
+    }
+
+    /// `(a + b) mod q` for reduced inputs.
+    #[inline(always)]
+    pub fn add(&self, a: u64, b: u64) -> u64 {
+        let s = a + b;
+        if s >= self.q {
+            s - self.q
+        } else {
+            s
+        }
+    }
+
+    /// `(a - b) mod q` for reduced inputs.
+    #[inline(always)]
+    pub fn sub(&self, a: u64, b: u64) -> u64 {
+        if a >= b {
+            a - b
+        } else {
+            a + self.q - b
+        }
+    }
+
+    /// `-a mod q` for a reduced input.
+    #[inline(always)]
+    pub fn neg(&self, a: u64) -> u64 {
+        if a == 0 {
+            0
+        } else {
+            self.q - a
+        }
+    }
+
+    /// `a · b mod q` for reduced inputs.
+    #[inline(always)]
+    pub fn mul(&self, a: u64, b: u64) -> u64 {
+        self.reduce_u128(a as u128 * b as u128)
+    }
+
+    /// The Shoup companion of a constant `w < q`: floor(w · 2^64 / q).
+    pub fn shoup(&self, w: u64) -> u64 {
+        (((w as u128) << 64) / self.q as u128) as u64
+    }
+
+    /// `x · w mod q` where `w_shoup = self.shoup(w)`; `x` may be any `u64`.
+    #[inline(always)]
+    pub fn mul_shoup(&self, x: u64, w: u64, w_shoup: u64) -> u64 {
+        let quotient = ((x as u128 * w_shoup as u128) >> 64) as u64;
+        let r = x
+            .wrapping_mul(w)
+            .wrapping_sub(quotient.wrapping_mul(self.q));
+        if r >= self.q {
+            r - self.q
+        } else {
+            r
+        }
+    }
+
+    /// `base^exp mod q`.
+    pub fn pow(&self, base: u64, mut exp: u64) -> u64 {
+        let (mut acc, mut b) = (1 % self.q, self.reduce(base));
+        while exp > 0 {
+            if exp & 1 == 1 {
+                acc = self.mul(acc, b);
+            }
+            b = self.mul(b, b);
+            exp >>= 1;
+        }
+        acc
+    }
+
+    /// The inverse of `a` mod the prime `q` (Fermat), or `None` when `a ≡ 0`.
+    pub fn inv(&self, a: u64) -> Option<u64> {
+        let a = self.reduce(a);
+        (a != 0).then(|| self.pow(a, self.q - 2))
+    }
+
+    /// The centered representative of a reduced `a`, in `(-q/2, q/2]`.
+    #[inline(always)]
+    pub fn center(&self, a: u64) -> i64 {
+        if a > self.q / 2 {
+            a as i64 - self.q as i64
+        } else {
+            a as i64
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    // 2^61 − 1, 2^50 − 27 and 2^16 + 1 are prime.
+    const PRIMES: [u64; 3] = [(1 << 61) - 1, (1 << 50) - 27, 65537];
+
+    proptest! {
+        #[test]
+        fn reduce_u128_matches_remainder(x in any::<u128>(), i in 0usize..3) {
+            let m = Modulus::new(PRIMES[i]);
+            prop_assert_eq!(m.reduce_u128(x), (x % PRIMES[i] as u128) as u64);
+        }
+
+        #[test]
+        fn mul_and_shoup_match_remainder(a in any::<u64>(), b in any::<u64>(), i in 0usize..3) {
+            let q = PRIMES[i];
+            let m = Modulus::new(q);
+            let (a, b) = (a % q, b % q);
+            let expect = (a as u128 * b as u128 % q as u128) as u64;
+            prop_assert_eq!(m.mul(a, b), expect);
+            prop_assert_eq!(m.mul_shoup(a, b, m.shoup(b)), expect);
+            prop_assert_eq!(m.add(a, b) as u128, (a as u128 + b as u128) % q as u128);
+            prop_assert_eq!((m.sub(a, b) as u128 + b as u128) % q as u128, a as u128);
+        }
+
+        #[test]
+        fn inverse_is_inverse(a in 1u64..u64::MAX, i in 0usize..3) {
+            let m = Modulus::new(PRIMES[i]);
+            prop_assume!(a % PRIMES[i] != 0);
+            prop_assert_eq!(m.mul(m.inv(a).unwrap(), a % PRIMES[i]), 1);
+        }
+
+        #[test]
+        fn signed_reduction(x in any::<i64>(), i in 0usize..3) {
+            let q = PRIMES[i] as i128;
+            let m = Modulus::new(PRIMES[i]);
+            prop_assert_eq!(m.reduce_i64(x) as i128, (x as i128).rem_euclid(q));
+        }
+    }
+
+    #[test]
+    fn lazy_sums_of_products_reduce_exactly() {
+        let q = PRIMES[0];
+        let m = Modulus::new(q);
+        let acc: u128 = (0..Modulus::LAZY_TERMS)
+            .map(|_| (q - 1) as u128 * (q - 1) as u128)
+            .sum();
+        assert_eq!(m.reduce_u128(acc), (acc % q as u128) as u64);
+    }
+}
