@@ -15,7 +15,10 @@ pub struct Id<T> {
 impl<T> Id<T> {
     /// Makes an id from a raw index (used by parsers and deserializers; validity is checked by the verifier).
     pub const fn from_index(index: u32) -> Self {
-        Self { index, _kind: PhantomData }
+        Self {
+            index,
+            _kind: PhantomData,
+        }
     }
 
     /// The raw index.
@@ -104,7 +107,10 @@ impl<T> Arena<T> {
 
     /// Ids and items in insertion order.
     pub fn iter(&self) -> impl ExactSizeIterator<Item = (Id<T>, &T)> + '_ {
-        self.items.iter().enumerate().map(|(i, item)| (Id::from_index(i as u32), item))
+        self.items
+            .iter()
+            .enumerate()
+            .map(|(i, item)| (Id::from_index(i as u32), item))
     }
 }
 
@@ -130,7 +136,10 @@ pub struct SecondaryMap<K, V> {
 
 impl<K, V> Default for SecondaryMap<K, V> {
     fn default() -> Self {
-        Self { values: Vec::new(), _key: PhantomData }
+        Self {
+            values: Vec::new(),
+            _key: PhantomData,
+        }
     }
 }
 
@@ -151,5 +160,37 @@ impl<K, V> SecondaryMap<K, V> {
     /// The value of `id`, if set.
     pub fn get(&self, id: Id<K>) -> Option<&V> {
         self.values.get(id.index()).and_then(Option::as_ref)
+    }
+}
+
+impl<T> serde::Serialize for Id<T> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_u32(self.index)
+    }
+}
+
+impl<'de, T> serde::Deserialize<'de> for Id<T> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        u32::deserialize(deserializer).map(Id::from_index)
+    }
+}
+
+impl<K, V> SecondaryMap<K, V> {
+    /// Removes and returns the value of `id`.
+    pub fn remove(&mut self, id: Id<K>) -> Option<V> {
+        self.values.get_mut(id.index()).and_then(Option::take)
+    }
+
+    /// Whether `id` has a value.
+    pub fn contains(&self, id: Id<K>) -> bool {
+        self.get(id).is_some()
+    }
+
+    /// Ids and values that are set, in id order.
+    pub fn iter(&self) -> impl Iterator<Item = (Id<K>, &V)> + '_ {
+        self.values
+            .iter()
+            .enumerate()
+            .filter_map(|(i, v)| v.as_ref().map(|v| (Id::from_index(i as u32), v)))
     }
 }

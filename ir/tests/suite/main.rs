@@ -1,0 +1,6 @@
+//! Integration tests of `cachemir-ir`: verifier, text form, interpreter, plan files.
+
+mod common;
+mod interp;
+mod text;
+mod verify;
