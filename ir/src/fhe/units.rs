@@ -5,18 +5,22 @@ use std::fmt;
 
 /// A ciphertext level: the index of the last modulus still present (`q_0 … q_level`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct Level(pub u32);
 
 /// log2 of a CKKS scale. Nominal: rescaling at level `l` subtracts exactly `log_q[l]` bits.
 #[derive(Debug, Clone, Copy, PartialEq, PartialOrd, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct LogScale(pub f64);
 
 /// A slot rotation: positive rotates left (`out[i] = in[(i + step) mod slots]`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct RotStep(pub i32);
 
 /// A number of plaintext slots (a power of two, at most N/2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(transparent)]
 pub struct SlotCount(pub u32);
 
 /// Two scales are equal if they differ by at most this many bits.

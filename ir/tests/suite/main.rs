@@ -2,5 +2,6 @@
 
 mod common;
 mod interp;
+mod plan;
 mod text;
 mod verify;
