@@ -257,6 +257,64 @@ impl Backend for CpuBackend {
         });
     }
 
+    fn key_switch_inner_product(
+        &self,
+        ring: &Ring,
+        digits: &[RnsPoly],
+        key: &[(RnsPoly, RnsPoly)],
+        permutation: Option<&[u32]>,
+    ) -> (RnsPoly, RnsPoly) {
+        assert!(
+            !digits.is_empty()
+                && digits.len() <= key.len()
+                && digits.len() <= crate::Modulus::LAZY_TERMS
+        );
+        let n = digits[0].n();
+        let primes = digits[0].primes().to_vec();
+        let mut out_b = RnsPoly::zero(n, &primes, Form::Eval);
+        let mut out_a = RnsPoly::zero(n, &primes, Form::Eval);
+        const BLOCK: usize = 256;
+        out_b
+            .data_mut()
+            .par_chunks_mut(n)
+            .zip(out_a.data_mut().par_chunks_mut(n))
+            .enumerate()
+            .for_each(|(k, (ob, oa))| {
+                let p = primes[k];
+                let m = ring.modulus(p);
+                let (mut acc_b, mut acc_a) = ([0u128; BLOCK], [0u128; BLOCK]);
+                let mut gathered = [0u64; BLOCK];
+                for start in (0..n).step_by(BLOCK) {
+                    let end = start + BLOCK.min(n - start);
+                    let len = end - start;
+                    acc_b[..len].fill(0);
+                    acc_a[..len].fill(0);
+                    for (d, (kb, ka)) in digits.iter().zip(key) {
+                        let src = d.limb(k);
+                        let x: &[u64] = match permutation {
+                            Some(perm) => {
+                                for (g, &j) in gathered[..len].iter_mut().zip(&perm[start..end]) {
+                                    *g = src[j as usize];
+                                }
+                                &gathered[..len]
+                            }
+                            None => &src[start..end],
+                        };
+                        let (yb, ya) = (&kb.limb(p)[start..end], &ka.limb(p)[start..end]);
+                        for i in 0..len {
+                            acc_b[i] += x[i] as u128 * yb[i] as u128;
+                            acc_a[i] += x[i] as u128 * ya[i] as u128;
+                        }
+                    }
+                    for i in 0..len {
+                        ob[start + i] = m.reduce_u128(acc_b[i]);
+                        oa[start + i] = m.reduce_u128(acc_a[i]);
+                    }
+                }
+            });
+        (out_b, out_a)
+    }
+
     fn mod_down(&self, ring: &Ring, mut a: RnsPoly, p_count: usize) -> RnsPoly {
         assert_eq!(a.form(), Form::Eval);
         let q_count = a.limb_count() - p_count;

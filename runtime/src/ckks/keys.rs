@@ -1,0 +1,232 @@
+//! Keys: the client's secret key, and the public and evaluation keys it sends to the server.
+//!
+//! Switching keys use hybrid key switching: for each digit `j` of |P| primes,
+//! `(b_j, a_j) = (−a_j·s + e_j + P·g_j·s', a_j)` over `Q ∪ P`, where `g_j ≡ 1` modulo the primes of
+//! digit `j` and `≡ 0` modulo the other Q primes. [`SecretKey`] is consumed only by the client-side
+//! key generator, encryptor and decryptor: no evaluator API accepts it.
+
+use super::Parameters;
+use crate::{Result, RuntimeError};
+use cachemir_kernels::{Backend, RnsPoly, Sampler};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// The secret key `s` (client side only), in evaluation form over all Q and P primes.
+#[derive(Clone)]
+pub struct SecretKey {
+    pub(crate) poly: RnsPoly,
+}
+
+impl std::fmt::Debug for SecretKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretKey(..)")
+    }
+}
+
+/// An RLWE encryption of zero `(b, a) = (−a·s + e, a)` at the top level, for public-key encryption.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PublicKey {
+    pub(crate) b: RnsPoly,
+    pub(crate) a: RnsPoly,
+}
+
+/// A key that switches a ciphertext component from a secret `s'` to `s`: one `(b_j, a_j)` pair per digit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SwitchingKey {
+    pub(crate) digits: Vec<(RnsPoly, RnsPoly)>,
+}
+
+impl SwitchingKey {
+    /// Heap bytes of the key.
+    pub fn byte_size(&self) -> usize {
+        self.digits
+            .iter()
+            .map(|(b, a)| b.byte_size() + a.byte_size())
+            .sum()
+    }
+}
+
+/// Everything the server needs to evaluate: relinearization and Galois (rotation/conjugation) keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EvaluationKeys {
+    /// Switches `s² → s` after a ciphertext product.
+    pub relinearization: Option<SwitchingKey>,
+    /// Switches `σ_g(s) → s`, by Galois element `g`.
+    pub galois: BTreeMap<u64, SwitchingKey>,
+}
+
+impl EvaluationKeys {
+    /// Heap bytes of all keys.
+    pub fn byte_size(&self) -> usize {
+        self.relinearization
+            .iter()
+            .chain(self.galois.values())
+            .map(SwitchingKey::byte_size)
+            .sum()
+    }
+}
+
+/// The Galois element of a left rotation by `step` slots: `5^step mod 2N` (negative steps rotate right).
+pub fn galois_element(params: &Parameters, step: i64) -> u64 {
+    let two_n = 2 * params.n() as u64;
+    let order = (params.n() / 2) as i64; // the order of 5 modulo 2N
+    let e = step.rem_euclid(order) as u64;
+    let (mut acc, mut base, mut k) = (1u64, 5u64, e);
+    while k > 0 {
+        if k & 1 == 1 {
+            acc = acc * base % two_n;
+        }
+        base = base * base % two_n;
+        k >>= 1;
+    }
+    acc
+}
+
+/// The Galois element of complex conjugation: `2N − 1`.
+pub fn conjugation_element(params: &Parameters) -> u64 {
+    2 * params.n() as u64 - 1
+}
+
+/// Generates keys (client side).
+#[derive(Debug)]
+pub struct KeyGenerator<B: Backend> {
+    params: Arc<Parameters>,
+    backend: B,
+    sampler: Sampler,
+}
+
+impl<B: Backend> KeyGenerator<B> {
+    /// A key generator drawing randomness from the operating system.
+    pub fn new(params: Arc<Parameters>, backend: B) -> Self {
+        Self {
+            params,
+            backend,
+            sampler: Sampler::from_os(),
+        }
+    }
+
+    /// A fresh secret key from the parameters' secret distribution.
+    pub fn secret_key(&mut self) -> SecretKey {
+        let ring = self.params.ring();
+        let n = self.params.n();
+        let coeffs = match self.params.literal().secret {
+            super::SecretDistribution::Ternary => self.sampler.ternary(n),
+            super::SecretDistribution::FixedWeight(h) => {
+                self.sampler.ternary_fixed_weight(n, h as usize)
+            }
+        };
+        let mut poly =
+            RnsPoly::from_signed(ring, &ring.qp_indices(self.params.max_level()), &coeffs);
+        self.backend.to_eval(ring, &mut poly);
+        SecretKey { poly }
+    }
+
+    /// `(−a·s + e, a)` over `primes` (evaluation form), with `s` restricted to those primes.
+    fn rlwe_zero(&mut self, sk: &SecretKey, primes: &[usize]) -> (RnsPoly, RnsPoly) {
+        let ring = self.params.ring().clone();
+        let a = self.sampler.uniform(&ring, primes);
+        let positions: Vec<usize> = primes
+            .iter()
+            .map(|p| {
+                sk.poly
+                    .primes()
+                    .iter()
+                    .position(|q| q == p)
+                    .expect("secret covers all primes")
+            })
+            .collect();
+        let s = sk.poly.select_limbs(&positions);
+        let mut e = RnsPoly::from_signed(&ring, primes, &self.sampler.gaussian(self.params.n()));
+        self.backend.to_eval(&ring, &mut e);
+        let mut b = a.clone();
+        self.backend.mul_assign(&ring, &mut b, &s);
+        self.backend.neg_assign(&ring, &mut b);
+        self.backend.add_assign(&ring, &mut b, &e);
+        (b, a)
+    }
+
+    /// The public key.
+    pub fn public_key(&mut self, sk: &SecretKey) -> PublicKey {
+        let primes = self.params.ring().q_indices(self.params.max_level());
+        let (b, a) = self.rlwe_zero(sk, &primes);
+        PublicKey { b, a }
+    }
+
+    /// A key switching from `s_from` (evaluation form over all Q ∪ P primes) to `sk`.
+    fn switching_key(&mut self, sk: &SecretKey, s_from: &RnsPoly) -> SwitchingKey {
+        let ring = self.params.ring().clone();
+        let top = self.params.max_level();
+        let primes = ring.qp_indices(top);
+        let alpha = self.params.digit_size();
+        // P mod q_i for every Q prime.
+        let p_mod: Vec<u64> = (0..=top)
+            .map(|i| {
+                let m = ring.modulus(i);
+                self.params
+                    .p()
+                    .iter()
+                    .fold(1, |acc, &p| m.mul(acc, m.reduce(p)))
+            })
+            .collect();
+        let digits = (0..self.params.dnum())
+            .map(|j| {
+                let (mut b, a) = self.rlwe_zero(sk, &primes);
+                for i in (j * alpha)..((j + 1) * alpha).min(top + 1) {
+                    let m = ring.modulus(i);
+                    let (w, ws) = (p_mod[i], m.shoup(p_mod[i]));
+                    let src = s_from.limb(i);
+                    for (x, &s) in b.limb_mut(i).iter_mut().zip(src) {
+                        *x = m.add(*x, m.mul_shoup(s, w, ws));
+                    }
+                }
+                (b, a)
+            })
+            .collect();
+        SwitchingKey { digits }
+    }
+
+    /// The relinearization key (`s² → s`).
+    pub fn relinearization_key(&mut self, sk: &SecretKey) -> SwitchingKey {
+        let ring = self.params.ring().clone();
+        let mut s2 = sk.poly.clone();
+        self.backend.mul_assign(&ring, &mut s2, &sk.poly);
+        self.switching_key(sk, &s2)
+    }
+
+    /// The key for the automorphism with Galois element `galois` (`σ_g(s) → s`).
+    pub fn galois_key(&mut self, sk: &SecretKey, galois: u64) -> Result<SwitchingKey> {
+        let ring = self.params.ring().clone();
+        let s_g = self
+            .backend
+            .automorphism(&ring, &sk.poly, galois)
+            .map_err(RuntimeError::from)?;
+        Ok(self.switching_key(sk, &s_g))
+    }
+
+    /// Evaluation keys: relinearization, one Galois key per rotation step, and conjugation if asked.
+    pub fn evaluation_keys(
+        &mut self,
+        sk: &SecretKey,
+        rotations: &[i64],
+        conjugation: bool,
+    ) -> Result<EvaluationKeys> {
+        let mut keys = EvaluationKeys {
+            relinearization: Some(self.relinearization_key(sk)),
+            galois: BTreeMap::new(),
+        };
+        let mut elements: Vec<u64> = rotations
+            .iter()
+            .map(|&k| galois_element(&self.params, k))
+            .collect();
+        if conjugation {
+            elements.push(conjugation_element(&self.params));
+        }
+        for g in elements {
+            if g != 1 && !keys.galois.contains_key(&g) {
+                let key = self.galois_key(sk, g)?;
+                keys.galois.insert(g, key);
+            }
+        }
+        Ok(keys)
+    }
+}

@@ -1,0 +1,170 @@
+//! Hybrid key switching and the operations built on it: relinearization, rotations (single and
+//! hoisted), conjugation.
+//!
+//! A polynomial `c` at level `l` is decomposed once ("ModUp"): for each digit of |P| primes, its
+//! residues are extended to every other prime of `Q_l ∪ P`. The inner product with a switching key
+//! and a division by P ("ModDown") finish the switch. Hoisted rotations decompose once and apply
+//! each automorphism to the decomposed digits, fused into the inner product.
+
+use super::keys::{conjugation_element, galois_element, SwitchingKey};
+use super::{Ciphertext, Evaluator};
+use crate::{Result, RuntimeError};
+use cachemir_kernels::{Backend, RnsPoly};
+
+/// A polynomial decomposed for key switching: one evaluation-form polynomial over `Q_l ∪ P` per digit.
+#[derive(Debug, Clone)]
+pub struct Decomposed {
+    digits: Vec<RnsPoly>,
+}
+
+impl<B: Backend> Evaluator<B> {
+    /// ModUp: decomposes an evaluation-form polynomial over `Q_l` into its key-switching digits.
+    pub fn decompose(&self, c: &RnsPoly) -> Decomposed {
+        let ring = self.params.ring();
+        let level = c.limb_count() - 1;
+        let alpha = self.params.digit_size();
+        let mut coeff = c.clone();
+        self.backend.to_coeff(ring, &mut coeff);
+        let qp = ring.qp_indices(level);
+        let digits = (0..(level + 1).div_ceil(alpha))
+            .map(|j| {
+                let own: Vec<usize> = (j * alpha..((j + 1) * alpha).min(level + 1)).collect();
+                let others: Vec<usize> = qp.iter().copied().filter(|p| !own.contains(p)).collect();
+                let mut extended =
+                    self.backend
+                        .extend_basis(ring, &coeff.select_limbs(&own), &others);
+                self.backend.to_eval(ring, &mut extended);
+                // Reassemble in Q_l ∪ P order: the digit's own limbs are c's, the rest extended.
+                let mut data = Vec::with_capacity(qp.len() * c.n());
+                let mut next_other = 0;
+                for &p in &qp {
+                    if own.contains(&p) {
+                        data.extend_from_slice(c.limb(p));
+                    } else {
+                        data.extend_from_slice(extended.limb(next_other));
+                        next_other += 1;
+                    }
+                }
+                RnsPoly::from_raw(c.n(), qp.clone(), data, cachemir_kernels::Form::Eval)
+            })
+            .collect();
+        Decomposed { digits }
+    }
+
+    /// Inner product with `key` and ModDown: returns `(k_0, k_1)` over `Q_l` with
+    /// `k_0 + k_1·s ≈ σ(c)·s'` (σ the automorphism `galois`, identity if `None`).
+    fn switch(
+        &self,
+        d: &Decomposed,
+        key: &SwitchingKey,
+        galois: Option<u64>,
+    ) -> Result<(RnsPoly, RnsPoly)> {
+        let ring = self.params.ring();
+        let permutation = galois.map(|g| ring.galois_permutation(g)).transpose()?;
+        let (b, a) = self.backend.key_switch_inner_product(
+            ring,
+            &d.digits,
+            &key.digits,
+            permutation.as_deref(),
+        );
+        let p_count = self.params.p().len();
+        Ok((
+            self.backend.mod_down(ring, b, p_count),
+            self.backend.mod_down(ring, a, p_count),
+        ))
+    }
+
+    /// Relinearizes a degree-2 ciphertext to degree 1 with the relinearization key.
+    pub fn relinearize(&self, ct: &Ciphertext) -> Result<Ciphertext> {
+        if ct.degree() != 2 {
+            return Err(RuntimeError::Degree {
+                op: "relinearize",
+                degree: ct.degree(),
+                expected: 2,
+            });
+        }
+        let key = self
+            .keys
+            .relinearization
+            .as_ref()
+            .ok_or(RuntimeError::MissingRelinearizationKey)?;
+        let (k0, k1) = self.switch(&self.decompose(&ct.polys[2]), key, None)?;
+        let ring = self.params.ring();
+        let mut polys = vec![ct.polys[0].clone(), ct.polys[1].clone()];
+        self.backend.add_assign(ring, &mut polys[0], &k0);
+        self.backend.add_assign(ring, &mut polys[1], &k1);
+        Ok(Ciphertext {
+            polys,
+            scale: ct.scale,
+            slots: ct.slots,
+        })
+    }
+
+    fn galois_key(&self, step: i64, galois: u64) -> Result<&SwitchingKey> {
+        self.keys
+            .galois
+            .get(&galois)
+            .ok_or(RuntimeError::MissingRotationKey { step, galois })
+    }
+
+    /// Applies the automorphism `galois` to a degree-1 ciphertext whose `c_1` is already decomposed.
+    fn automorphism_decomposed(
+        &self,
+        ct: &Ciphertext,
+        d: &Decomposed,
+        step: i64,
+        galois: u64,
+    ) -> Result<Ciphertext> {
+        let key = self.galois_key(step, galois)?;
+        let (k0, k1) = self.switch(d, key, Some(galois))?;
+        let ring = self.params.ring();
+        let mut c0 = self.backend.automorphism(ring, &ct.polys[0], galois)?;
+        self.backend.add_assign(ring, &mut c0, &k0);
+        Ok(Ciphertext {
+            polys: vec![c0, k1],
+            scale: ct.scale,
+            slots: ct.slots,
+        })
+    }
+
+    fn require_degree_one(op: &'static str, ct: &Ciphertext) -> Result<()> {
+        if ct.degree() != 1 {
+            return Err(RuntimeError::Degree {
+                op,
+                degree: ct.degree(),
+                expected: 1,
+            });
+        }
+        Ok(())
+    }
+
+    /// Rotates the slots left by `step` (negative: right), cyclically over the ciphertext's slots.
+    pub fn rotate(&self, ct: &Ciphertext, step: i64) -> Result<Ciphertext> {
+        Self::require_degree_one("rotate", ct)?;
+        let galois = galois_element(&self.params, step);
+        if galois == 1 {
+            return Ok(ct.clone());
+        }
+        self.automorphism_decomposed(ct, &self.decompose(&ct.polys[1]), step, galois)
+    }
+
+    /// Rotations of one ciphertext by several steps, sharing one decomposition (hoisting).
+    pub fn rotate_hoisted(&self, ct: &Ciphertext, steps: &[i64]) -> Result<Vec<Ciphertext>> {
+        Self::require_degree_one("rotate_hoisted", ct)?;
+        let d = self.decompose(&ct.polys[1]);
+        steps
+            .iter()
+            .map(|&step| match galois_element(&self.params, step) {
+                1 => Ok(ct.clone()),
+                g => self.automorphism_decomposed(ct, &d, step, g),
+            })
+            .collect()
+    }
+
+    /// Complex conjugation of every slot.
+    pub fn conjugate(&self, ct: &Ciphertext) -> Result<Ciphertext> {
+        Self::require_degree_one("conjugate", ct)?;
+        let galois = conjugation_element(&self.params);
+        self.automorphism_decomposed(ct, &self.decompose(&ct.polys[1]), 0, galois)
+    }
+}

@@ -1,0 +1,23 @@
+//! RNS-CKKS over a [`cachemir_kernels::Backend`], split by feature as in Lattigo's ladder:
+//! [`params`] → [`keys`] → [`Encoder`] → [`Encryptor`]/[`Decryptor`] → [`Evaluator`] (levelled
+//! operations in `evaluator.rs`, key switching in `keyswitch.rs`) → [`serialize`].
+
+mod ciphertext;
+mod decryptor;
+mod encoder;
+mod encryptor;
+mod evaluator;
+pub mod keys;
+mod keyswitch;
+pub mod params;
+mod plaintext;
+
+pub use ciphertext::Ciphertext;
+pub use decryptor::Decryptor;
+pub use encoder::Encoder;
+pub use encryptor::Encryptor;
+pub use evaluator::Evaluator;
+pub use keys::{EvaluationKeys, KeyGenerator, PublicKey, SecretKey, SwitchingKey};
+pub use keyswitch::Decomposed;
+pub use params::{Parameters, ParametersLiteral, SecretDistribution};
+pub use plaintext::Plaintext;
