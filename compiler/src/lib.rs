@@ -1,1 +1,20 @@
-//! cachemir-compiler
+//! `cachemir-compiler`: the compile side of Cachemir.
+//!
+//! Audience: model owners (through the `cachemir` CLI) and anyone extending the frontend.
+//!
+//! - [`onnx`]: loads an ONNX export (protobuf types stay there), imports its ops, interprets it.
+//! - [`recognize`]: finds the Llama decode step in an imported ONNX graph and emits tensor IR.
+//! - [`gguf`]: reads a GGUF Llama (llama.cpp's format) into the same tensor IR.
+//! - [`reference`]: a plaintext executor of the tensor IR with a KV cache (greedy generation).
+//! - [`model`]: opens a model file of either format.
+//!
+//! Contract: every model file, good or bad, yields either a verified
+//! [`cachemir_ir::tensor::Module`] or a [`CompileError`] naming the file, node, op type and opset.
+
+pub mod error;
+pub mod onnx;
+
+pub use error::{CompileError, Result};
+pub mod llama;
+pub mod recognize;
+pub mod reference;
