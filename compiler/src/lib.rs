@@ -15,6 +15,8 @@ pub mod error;
 pub mod onnx;
 
 pub use error::{CompileError, Result};
+pub mod gguf;
 pub mod llama;
+pub mod model;
 pub mod recognize;
 pub mod reference;

@@ -34,6 +34,15 @@ pub struct Tensor {
     pub data: Data,
 }
 
+/// Largest element count of a tensor the interpreter computes (guards against shapes that a
+/// corrupted constant blows up).
+pub const MAX_COMPUTED: usize = 1 << 26;
+
+/// Number of elements of a computed tensor of `shape`, or `None` above [`MAX_COMPUTED`].
+pub fn checked_numel_computed(shape: &[usize]) -> Option<usize> {
+    checked_numel(shape).filter(|&n| n <= MAX_COMPUTED)
+}
+
 /// Number of elements of `shape`, or `None` on overflow or above [`MAX_ELEMENTS`].
 pub fn checked_numel(shape: &[usize]) -> Option<usize> {
     shape

@@ -4,7 +4,7 @@ use super::attrs::{bad, int};
 use super::{EvalError, Op};
 use crate::error::Result;
 use crate::onnx::graph::RawNode;
-use crate::onnx::tensor::{checked_numel, strides, DType, Data, Tensor};
+use crate::onnx::tensor::{checked_numel_computed, strides, DType, Data, Tensor};
 
 /// A broadcasting binary op.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,7 +152,7 @@ pub fn broadcast_shape(a: &[usize], b: &[usize]) -> std::result::Result<Vec<usiz
             _ => return Err(format!("shapes {a:?} and {b:?} do not broadcast")),
         };
     }
-    checked_numel(&out).ok_or_else(|| format!("broadcast shape {out:?} is too large"))?;
+    checked_numel_computed(&out).ok_or_else(|| format!("broadcast shape {out:?} is too large"))?;
     Ok(out)
 }
 

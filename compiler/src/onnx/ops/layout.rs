@@ -6,7 +6,7 @@ use super::elementwise::{broadcast_index, broadcast_shape};
 use super::{EvalError, Op};
 use crate::error::Result;
 use crate::onnx::graph::RawNode;
-use crate::onnx::tensor::{checked_numel, strides, Data, Tensor};
+use crate::onnx::tensor::{checked_numel_computed, strides, Data, Tensor};
 
 type R<T> = std::result::Result<T, EvalError>;
 
@@ -131,7 +131,7 @@ pub fn take(t: &Tensor, idx: &[usize], shape: Vec<usize>) -> Tensor {
 }
 
 fn check_size(shape: &[usize]) -> R<usize> {
-    checked_numel(shape).ok_or_else(|| format!("shape {shape:?} is too large"))
+    checked_numel_computed(shape).ok_or_else(|| format!("shape {shape:?} is too large"))
 }
 
 /// `Shape`.
