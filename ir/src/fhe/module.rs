@@ -122,6 +122,16 @@ impl Module {
         }
     }
 
+    /// The first op in program order.
+    pub fn first_op(&self) -> Option<OpId> {
+        self.head
+    }
+
+    /// The last op in program order.
+    pub fn last_op(&self) -> Option<OpId> {
+        self.tail
+    }
+
     /// Number of ops in the program.
     pub fn num_ops(&self) -> usize {
         self.live_ops

@@ -1,0 +1,33 @@
+//! Pipelines as plain functions returning the passes in order, and the registry of passes by name.
+
+use crate::cleanup::DeadCodeElimination;
+use crate::error::PassError;
+use crate::pass::Pass;
+use crate::scale::RescaleInsertion;
+
+/// Every FHE pass, in a canonical order (the registry behind [`pass_by_name`]).
+pub fn all_fhe_passes() -> Vec<Box<dyn Pass>> {
+    vec![Box::new(RescaleInsertion), Box::new(DeadCodeElimination)]
+}
+
+/// The FHE pass named `name` (kebab-case), for the CLI and filetests.
+pub fn pass_by_name(name: &str) -> Result<Box<dyn Pass>, PassError> {
+    let all = all_fhe_passes();
+    let known = all.iter().map(|p| p.name()).collect::<Vec<_>>().join(", ");
+    all.into_iter()
+        .find(|p| p.name() == name)
+        .ok_or(PassError::UnknownPass {
+            name: name.to_string(),
+            known,
+        })
+}
+
+/// Level management after lowering: rescale insertion and level alignment, then cleanup.
+pub fn fhe_management() -> Vec<Box<dyn Pass>> {
+    vec![Box::new(RescaleInsertion), Box::new(DeadCodeElimination)]
+}
+
+/// Cleanup only.
+pub fn fhe_cleanup() -> Vec<Box<dyn Pass>> {
+    vec![Box::new(DeadCodeElimination)]
+}
