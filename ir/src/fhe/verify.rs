@@ -127,7 +127,7 @@ fn check_declarations(module: &Module) -> Result<()> {
             return Err(decl_error(
                 what,
                 Problem::Invalid {
-                    message: "needs chunks ≥ 1, tokens_per_chunk ≥ 1, degree 1 and (tokens − 1)·stride < slots".into(),
+                    message: "needs chunks ≥ 1, tokens_per_chunk ≥ 1, token_stride ≥ 1, degree 1 and (tokens − 1)·stride < slots".into(),
                 },
             ));
         }

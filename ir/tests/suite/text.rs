@@ -203,3 +203,24 @@ proptest! {
         prop_assert_eq!(back.to_text(), text);
     }
 }
+
+#[test]
+fn mutated_text_never_panics() {
+    // Every single-character edit of the sample parses to a module or a line-numbered error; parsed modules
+    // verify or fail with a typed error.
+    let text = format!("{HEADER}{BODY}");
+    let chars: Vec<char> = text.chars().collect();
+    for pos in 0..chars.len() {
+        for r in ['9', '%', '"', '<', ',', ' ', '-'] {
+            let mut m = chars.clone();
+            m[pos] = r;
+            let s: String = m.into_iter().collect();
+            match Module::from_text(&s) {
+                Ok(module) => {
+                    let _ = module.verify();
+                }
+                Err(e) => assert!(e.to_string().starts_with("line "), "{e}"),
+            }
+        }
+    }
+}
