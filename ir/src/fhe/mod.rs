@@ -7,7 +7,7 @@
 //! - [`Module`]: declarations (parameters, keys, weight shapes, KV caches) and the program.
 //! - [`rewrite`]: the only way passes change a program.
 //! - [`infer`]: the typing rules; [`verify()`]: the verifier.
-//! - [`print`]/[`parse`]: the text form ([`crate::text::TextForm`]).
+//! - [`print`](mod@print)/[`parse`]: the text form ([`crate::text::TextForm`]).
 //! - [`interp`]: the cleartext interpreter, the oracle for lowering passes.
 //! - [`Builder`]: appends ops with result types computed by the typing rules.
 
