@@ -5,7 +5,7 @@
 
 use cachemir_kernels::CpuBackend;
 use cachemir_runtime::ckks::{
-    Ciphertext, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters,
+    Ciphertext, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters, SecretKey,
 };
 use cachemir_runtime::RuntimeError;
 use num_complex::Complex64;
@@ -19,6 +19,7 @@ struct Ctx {
     encryptor: Encryptor<CpuBackend>,
     decryptor: Decryptor<CpuBackend>,
     eval: Evaluator<CpuBackend>,
+    secret: SecretKey,
 }
 
 fn ctx() -> Ctx {
@@ -30,7 +31,8 @@ fn ctx() -> Ctx {
     Ctx {
         encoder: Encoder::new(params.clone(), CpuBackend),
         encryptor: Encryptor::new(params.clone(), CpuBackend, pk),
-        decryptor: Decryptor::new(params.clone(), CpuBackend, sk),
+        decryptor: Decryptor::new(params.clone(), CpuBackend, sk.clone()),
+        secret: sk,
         eval: Evaluator::new(params.clone(), CpuBackend, keys),
         params,
     }
@@ -86,6 +88,9 @@ fn encrypt_decrypt_and_additive_ops() {
     let top = c.params.max_level();
     let (cx, cy) = (c.encrypt(&x, top), c.encrypt(&y, top));
     c.assert_bits("encrypt", &cx, &x, 22.0);
+    let mut sym = Encryptor::with_secret_key(c.params.clone(), CpuBackend, c.secret.clone());
+    let sym_ct = sym.encrypt(&c.encoder.encode(&x, top, c.params.default_scale()).unwrap());
+    c.assert_bits("secret-key encrypt", &sym_ct, &x, 26.0);
     c.assert_bits(
         "add",
         &c.eval.add(&cx, &cy).unwrap(),

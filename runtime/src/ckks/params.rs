@@ -1,12 +1,16 @@
 //! CKKS parameters: an unchecked serde literal ([`ParametersLiteral`]) validated into checked
 //! [`Parameters`] (primes generated, ring built, security assessed), and the named sets we ship.
 //!
-//! | name | N | Q limbs (bits) | P limbs | log2 QP | secret | 128-bit bound | secure |
-//! |---|---|---|---|---|---|---|---|
-//! | `N16_BOOT` | 2^16 | 25: 60, 9×40 (compute), 3×42 (SlotsToCoeffs), 8×60 (EvalMod), 4×56 (CoeffsToSlots) | 5×61 | 1555 | dense ternary | 1772 | yes |
-//! | `N15` | 2^15 | 15: 60, 14×40 | 3×61 | 803 | dense ternary | 881 | yes |
-//! | `INSECURE_N12` | 2^12 | 9: 60, 8×40 | 2×61 | 442 | dense ternary | 109 | **no** (tests only) |
-//! | `INSECURE_N10` | 2^10 | 4: 50, 3×40 | 1×61 | 231 | dense ternary | 27 | **no** (tests only) |
+//! | name | N | Q limbs (bits) | P limbs | scale | log2 QP | secret | 128-bit bound | secure |
+//! |---|---|---|---|---|---|---|---|---|
+//! | `N16_BOOT` | 2^16 | 25: 60, 9×45 (compute), 3×42 (SlotsToCoeffs), 8×60 (EvalMod), 4×56 (CoeffsToSlots) | 5×61 | 2^45 | 1600 | dense ternary | 1772 | yes |
+//! | `N15` | 2^15 | 15: 60, 14×45 | 3×61 | 2^45 | 873 | dense ternary | 881 | yes |
+//! | `INSECURE_N12` | 2^12 | 9: 60, 8×40 | 2×61 | 2^40 | 442 | dense ternary | 109 | **no** (tests only) |
+//! | `INSECURE_N10` | 2^10 | 4: 50, 3×40 | 1×61 | 2^40 | 231 | dense ternary | 27 | **no** (tests only) |
+//!
+//! The secure sets use a 2^45 scale: with a dense ternary secret at N = 2^16, a fresh public-key
+//! encryption carries ≈ 2^18 of noise in the slots and a rescale ≈ 2^14, so 2^40 would cap the
+//! precision of a product near 22 bits; 2^45 gives ≈ 26.
 //!
 //! Bounds: the Homomorphic Encryption Standard's 128-bit classical limits on log2(QP) for a uniform
 //! ternary secret (27, 54, 109, 218, 438, 881 for N = 2^10 … 2^15), extended to 1772 at N = 2^16 as
@@ -51,11 +55,11 @@ pub fn named_sets() -> Vec<(&'static str, ParametersLiteral)> {
             .flat_map(|&(count, bits)| std::iter::repeat_n(bits, count))
             .collect()
     };
-    let lit = |log_n, log_q, log_p| ParametersLiteral {
+    let lit = |log_n, log_q, log_p, log_default_scale| ParametersLiteral {
         log_n,
         log_q,
         log_p,
-        log_default_scale: 40,
+        log_default_scale,
         secret: SecretDistribution::Ternary,
     };
     vec![
@@ -63,18 +67,19 @@ pub fn named_sets() -> Vec<(&'static str, ParametersLiteral)> {
             "N16_BOOT",
             lit(
                 16,
-                chain(&[(1, 60), (9, 40), (3, 42), (8, 60), (4, 56)]),
+                chain(&[(1, 60), (9, 45), (3, 42), (8, 60), (4, 56)]),
                 vec![61; 5],
+                45,
             ),
         ),
-        ("N15", lit(15, chain(&[(1, 60), (14, 40)]), vec![61; 3])),
+        ("N15", lit(15, chain(&[(1, 60), (14, 45)]), vec![61; 3], 45)),
         (
             "INSECURE_N12",
-            lit(12, chain(&[(1, 60), (8, 40)]), vec![61; 2]),
+            lit(12, chain(&[(1, 60), (8, 40)]), vec![61; 2], 40),
         ),
         (
             "INSECURE_N10",
-            lit(10, chain(&[(1, 50), (3, 40)]), vec![61]),
+            lit(10, chain(&[(1, 50), (3, 40)]), vec![61], 40),
         ),
     ]
 }
@@ -272,7 +277,8 @@ mod tests {
         }
         let boot = Parameters::named("N16_BOOT").unwrap();
         assert_eq!((boot.q().len(), boot.p().len(), boot.dnum()), (25, 5, 5));
-        assert!((boot.log_qp() - 1555.0).abs() < 1.0, "{}", boot.log_qp());
+        assert!((boot.log_qp() - 1600.0).abs() < 1.0, "{}", boot.log_qp());
+        assert!((Parameters::named("N15").unwrap().log_qp() - 873.0).abs() < 1.0);
     }
 
     #[test]
