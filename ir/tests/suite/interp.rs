@@ -194,3 +194,80 @@ fn missing_input_is_a_typed_error() {
         .unwrap_err();
     assert_eq!(e.to_string(), "interpreter at input \"x\": no value given");
 }
+
+#[test]
+fn diagonal_linear_transform_is_a_matrix_vector_product() {
+    // 8×8 matrix W, diagonals d_k[i] = W[i][(i + k) mod 8] for all k: the transform must equal W·x computed
+    // naively here.
+    let n = 8usize;
+    let w_mat: Vec<Vec<f64>> = (0..n)
+        .map(|i| (0..n).map(|j| ((3 * i + 5 * j) % 7) as f64 - 3.0).collect())
+        .collect();
+    let x: Vec<f64> = (0..n).map(|j| 0.5 * j as f64 - 1.0).collect();
+    let naive: Vec<f64> = (0..n)
+        .map(|i| (0..n).map(|j| w_mat[i][j] * x[j]).sum())
+        .collect();
+    let mut diags = Vec::new();
+    for k in 0..n {
+        diags.extend((0..n).map(|i| w_mat[i][(i + k) % n]));
+    }
+    let header = HEADER
+        .replace(
+            "weight \"w\" { rows=2, cols=8 }",
+            "weight \"d\" { rows=8, cols=8 }",
+        )
+        .replace("rotations=[1, 2, 4, 7]", "rotations=[1, 2, 3, 4, 6]");
+    // Offsets 0..8 with baby step 3: baby steps {1, 2}, giant steps {3, 6}.
+    let body = "\
+%0 = input \"x\" : ct<level=3, scale=40, slots=8, layout=strided(len=8, stride=1)>
+%1 = linear_transform %0, diagonals=\"d\", offsets=[0, 1, 2, 3, 4, 5, 6, 7], baby_step=3, scale=40 : ct<level=3, scale=80, slots=8, layout=strided(len=8, stride=1)>
+output \"y\", %1
+";
+    let m = Module::from_text(&format!("{header}{body}")).unwrap();
+    let mut w = Weights::new();
+    w.insert("d".into(), Weight::f64(8, 8, diags).unwrap());
+    let out = Interpreter::new(&m, &w)
+        .unwrap()
+        .run(&inputs(&[("x", x)]), &mut KvState::default())
+        .unwrap();
+    for (a, b) in out["y"].iter().zip(&naive) {
+        assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+    }
+}
+
+#[test]
+fn interpreter_is_fast_at_full_slot_count() {
+    // 2^15 slots, 600 ops (rotate, constant product, plaintext add): well under a second in the test profile.
+    let header =
+        "params { log_n=16, log_q=[60, 40, 40], log_p=[60], log_default_scale=40, secret=dense }\n\
+keys { rotations=[1], conjugate=false, bootstrap=false }\n\
+weight \"m\" { rows=1, cols=32768 }\n";
+    let ct = "ct<level=2, scale=40, slots=32768, layout=strided(len=32768, stride=1)>";
+    let mut body = format!(
+        "%0 = input \"x\" : {ct}\n%1 = plain \"m\"[0] : pt<level=2, scale=40, slots=32768>\n%2 = const 1 : scalar\n"
+    );
+    let mut last = 0;
+    for k in 0..200 {
+        let a = 3 + 3 * k;
+        body += &format!("%{a} = rotate %{last}, step=1 : {ct}\n");
+        body += &format!("%{} = mul_const %{a}, %2, scale=0 : {ct}\n", a + 1);
+        body += &format!("%{} = add %{}, %1 : {ct}\n", a + 2, a + 1);
+        last = a + 2;
+    }
+    body += &format!("output \"y\", %{last}\n");
+    let m = Module::from_text(&format!("{header}{body}")).unwrap();
+    m.verify().unwrap();
+    let mut w = Weights::new();
+    w.insert("m".into(), Weight::f64(1, 32768, vec![0.0; 32768]).unwrap());
+    let x: Vec<f64> = (0..32768).map(f64::from).collect();
+    let start = std::time::Instant::now();
+    let out = Interpreter::new(&m, &w)
+        .unwrap()
+        .run(&inputs(&[("x", x)]), &mut KvState::default())
+        .unwrap();
+    let elapsed = start.elapsed();
+    // 200 left rotations by 1: y[i] = x[(i + 200) mod 2^15].
+    assert_eq!(out["y"][0], 200.0);
+    assert_eq!(out["y"][32767], 199.0);
+    assert!(elapsed.as_secs_f64() < 1.0, "took {elapsed:?}");
+}

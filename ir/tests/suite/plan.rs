@@ -25,8 +25,14 @@ output \"y\", %7
 ";
 
 fn sample_plan() -> Plan {
-    let module = Module::from_text(&format!("{HEADER}{KV}{BODY}")).unwrap();
+    // "e" is stored as f64 (exact bit patterns must survive), "w" as f32.
+    let module = Module::from_text(&format!(
+        "{HEADER}weight \"e\" {{ rows=1, cols=8 }}\n{KV}{BODY}"
+    ))
+    .unwrap();
     let mut weights = Weights::new();
+    let e = vec![0.1, -1e-300, f64::MAX, 5e-324, -0.0, 1.0 / 3.0, 2.0, -7.5];
+    weights.insert("e".into(), Weight::f64(1, 8, e).unwrap());
     let data: Vec<f32> = (0..16).map(|i| i as f32 * 0.5 - 1.0).collect();
     weights.insert("w".into(), Weight::f32(2, 8, data).unwrap());
     Plan::new(module, weights).unwrap()
@@ -163,7 +169,7 @@ fn semantic_errors_with_valid_checksums() {
     );
     // A weight extent past the section.
     let e = Plan::from_bytes(&with_structure(&bytes, |s| {
-        s.replacen("offset: 0", "offset: 60", 1)
+        s.replacen("offset: 64", "offset: 72", 1)
     }))
     .unwrap_err();
     assert!(matches!(e, IrError::PlanWeight { .. }), "{e}");
@@ -223,7 +229,8 @@ fn inspect_report_counts() {
     assert_eq!(r.op_counts["bootstrap"], 1);
     assert_eq!(r.op_counts["kv_append"], 1);
     assert_eq!(r.bootstraps, 1);
-    assert_eq!(r.weight_bytes, 16 * 4);
+    assert_eq!(r.weights, 2);
+    assert_eq!(r.weight_bytes, 16 * 4 + 8 * 8);
     assert_eq!(r.ct_levels[&3], 3); // %0, %2, %7
     assert_eq!(r.ct_levels[&2], 3); // %3, %4, %6
     assert_eq!(r.kv_caches[0].level, 2);
