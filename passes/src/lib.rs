@@ -8,6 +8,7 @@
 
 pub mod cleanup;
 mod error;
+pub mod keys;
 mod manager;
 mod pass;
 pub mod pipelines;

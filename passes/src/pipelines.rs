@@ -2,12 +2,17 @@
 
 use crate::cleanup::DeadCodeElimination;
 use crate::error::PassError;
+use crate::keys::RotationKeyCollection;
 use crate::pass::Pass;
 use crate::scale::RescaleInsertion;
 
 /// Every FHE pass, in a canonical order (the registry behind [`pass_by_name`]).
 pub fn all_fhe_passes() -> Vec<Box<dyn Pass>> {
-    vec![Box::new(RescaleInsertion), Box::new(DeadCodeElimination)]
+    vec![
+        Box::new(RescaleInsertion),
+        Box::new(DeadCodeElimination),
+        Box::new(RotationKeyCollection),
+    ]
 }
 
 /// The FHE pass named `name` (kebab-case), for the CLI and filetests.
@@ -22,9 +27,13 @@ pub fn pass_by_name(name: &str) -> Result<Box<dyn Pass>, PassError> {
         })
 }
 
-/// Level management after lowering: rescale insertion and level alignment, then cleanup.
+/// Level management after lowering: rescale insertion and level alignment, cleanup, then the key set.
 pub fn fhe_management() -> Vec<Box<dyn Pass>> {
-    vec![Box::new(RescaleInsertion), Box::new(DeadCodeElimination)]
+    vec![
+        Box::new(RescaleInsertion),
+        Box::new(DeadCodeElimination),
+        Box::new(RotationKeyCollection),
+    ]
 }
 
 /// Cleanup only.

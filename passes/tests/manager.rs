@@ -80,10 +80,17 @@ fn records_stats_and_dumps_to_a_directory() {
         .unwrap();
     assert_eq!(
         records.iter().map(|r| r.name).collect::<Vec<_>>(),
-        ["rescale-insertion", "dead-code-elimination"]
+        [
+            "rescale-insertion",
+            "dead-code-elimination",
+            "rotation-key-collection"
+        ]
     );
     assert_eq!(records[0].changed, Changed::No);
     assert_eq!(records[1].changed, Changed::Yes);
+    // The only rotation was dead: its key is dropped.
+    assert_eq!(records[2].changed, Changed::Yes);
+    assert!(m.keys.rotations.is_empty());
     assert_eq!(cx.stats["dead-code-elimination.removed"], 1);
     let before = std::fs::read_to_string(dir.join("01-dead-code-elimination.before.fhe")).unwrap();
     let after = std::fs::read_to_string(dir.join("01-dead-code-elimination.after.fhe")).unwrap();
@@ -101,6 +108,6 @@ fn unknown_pass_lists_known_names() {
     let e = pass_by_name("dce").err().unwrap();
     assert_eq!(
         e.to_string(),
-        "unknown pass `dce` (known: rescale-insertion, dead-code-elimination)"
+        "unknown pass `dce` (known: rescale-insertion, dead-code-elimination, rotation-key-collection)"
     );
 }

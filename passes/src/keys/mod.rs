@@ -1,0 +1,5 @@
+//! Passes over the evaluation-key declarations.
+
+mod rotation_key_collection;
+
+pub use rotation_key_collection::RotationKeyCollection;
