@@ -1,13 +1,17 @@
 //! Text form: the sample prints back to itself; random well-typed programs round-trip (property test).
 
 use super::common::{module, BODY, HEADER};
+use cachemir_ir::fhe::interp::{Interpreter, KvState};
 use cachemir_ir::fhe::{
     Builder, CtType, Layout, Level, LogScale, Module, Op, PtType, RotStep, SlotCount, Type,
     WeightDecl,
 };
+use cachemir_ir::plan::Plan;
 use cachemir_ir::text::TextForm;
+use cachemir_ir::weights::{Weight, Weights};
 use cachemir_ir::{CkksParamsLiteral, SecretDistribution};
 use proptest::prelude::*;
+use std::collections::BTreeMap;
 
 #[test]
 fn sample_prints_back_to_its_text() {
@@ -201,6 +205,23 @@ proptest! {
         let back = Module::from_text(&text).unwrap();
         prop_assert_eq!(&back, &m);
         prop_assert_eq!(back.to_text(), text);
+
+        // The same program through a .plan file: identical module, identical interpreter results.
+        let mut weights = Weights::new();
+        for (name, d) in &m.weights {
+            let data = (0..d.rows * d.cols).map(|i| f64::from(i % 7) * 0.3 - 0.9).collect();
+            weights.insert(name.clone(), Weight::f64(d.rows, d.cols, data).unwrap());
+        }
+        let plan = Plan::new(m.clone(), weights).unwrap();
+        let loaded = Plan::from_bytes(&plan.to_bytes()).unwrap();
+        prop_assert_eq!(&loaded, &plan);
+        let x: Vec<f64> = (0..4).map(|i| f64::from(i) - 1.5).collect();
+        let inputs = BTreeMap::from([("x".to_string(), x)]);
+        let run = |p: &Plan| Interpreter::new(p.module(), p.weights()).unwrap().run(&inputs, &mut KvState::default()).unwrap();
+        let (a, b) = (run(&plan), run(&loaded));
+        // Bitwise equality (NaN-safe): the loaded plan computes exactly the same numbers.
+        let bits = |o: &BTreeMap<String, Vec<f64>>| o.values().flatten().map(|v| v.to_bits()).collect::<Vec<_>>();
+        prop_assert_eq!(bits(&a), bits(&b));
     }
 }
 

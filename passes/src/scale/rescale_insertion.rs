@@ -195,7 +195,11 @@ impl Pass for RescaleInsertion {
                         break;
                     }
                     let op = Op::Rescale { input: value };
-                    let types = retype(module, last, &op)?; // exact rule: `last`'s declared types are unused
+                    let types =
+                        match infer(module, &op, None).map_err(|p| problem(module, last, p))? {
+                            Rule::Exact(types) => types,
+                            _ => unreachable!("rescale has an exact typing rule"),
+                        };
                     let (rid, rs) = module.insert_after(last, op.clone(), types.clone())?;
                     module.replace_all_uses(value, rs[0]);
                     module.replace_op(rid, op, types)?; // its own operand was rewritten too
