@@ -25,3 +25,6 @@ pub mod weight;
 pub use module::{Module, Node, NodeId, Value, ValueId};
 pub use op::Op;
 pub use weight::{Weight, WeightTable};
+
+#[cfg(test)]
+mod tests;
