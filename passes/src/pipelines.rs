@@ -40,3 +40,12 @@ pub fn fhe_management() -> Vec<Box<dyn Pass>> {
 pub fn fhe_cleanup() -> Vec<Box<dyn Pass>> {
     vec![Box::new(DeadCodeElimination)]
 }
+
+/// The passes named in a comma-separated list (e.g. the CLI's `--passes rescale-insertion,dead-code-elimination`).
+pub fn from_names(list: &str) -> Result<Vec<Box<dyn Pass>>, PassError> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(pass_by_name)
+        .collect()
+}

@@ -111,3 +111,15 @@ fn unknown_pass_lists_known_names() {
         "unknown pass `dce` (known: rescale-insertion, dead-code-elimination, rotation-key-collection)"
     );
 }
+
+#[test]
+fn pipelines_from_names() {
+    let names: Vec<&str> =
+        cachemir_passes::pipelines::from_names("dead-code-elimination, rotation-key-collection")
+            .unwrap()
+            .iter()
+            .map(|p| p.name())
+            .collect();
+    assert_eq!(names, ["dead-code-elimination", "rotation-key-collection"]);
+    assert!(cachemir_passes::pipelines::from_names("dead-code-elimination,nope").is_err());
+}
