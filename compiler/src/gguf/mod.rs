@@ -11,3 +11,6 @@ pub mod llama;
 
 pub use file::{GgufFile, MetaValue, TensorInfo};
 pub use llama::load_llama;
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,101 @@
+//! The `cachemir` binary: output formats and exit codes.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+fn fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../tests/fixtures/tiny-llama")
+        .join(name)
+}
+
+fn cachemir(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_cachemir"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn reference_json_has_ids_and_one_logits_row_per_step() {
+    let model = fixture("torchscript-eager-op17").join("model.onnx");
+    let out = cachemir(&[
+        "reference",
+        model.to_str().unwrap(),
+        "--prompt-ids",
+        "1,17,42,99,5,200",
+        "--max-new-tokens",
+        "8",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("torchscript-eager-op17").join("reference.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(got["generated_ids"], want["generated_ids"]);
+    let rows = got["logits"].as_array().unwrap();
+    assert_eq!(rows.len(), 14);
+    assert!(rows.iter().all(|r| r.as_array().unwrap().len() == 256));
+}
+
+#[test]
+fn reference_prints_ids() {
+    let model = fixture("dynamo-sdpa-op23").join("model.onnx");
+    let out = cachemir(&[
+        "reference",
+        model.to_str().unwrap(),
+        "--prompt-ids",
+        "1,17,42,99,5,200",
+        "--max-new-tokens",
+        "8",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "26,47,217,77,118,45,121,206"
+    );
+}
+
+#[test]
+fn compile_emits_tensor_ir_that_parses() {
+    let model = fixture("optimum").join("model.onnx");
+    let out = cachemir(&["compile", model.to_str().unwrap(), "--emit", "tensor-ir"]);
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let m = cachemir_ir::tensor::parse::parse(&text).unwrap();
+    cachemir_ir::tensor::verify::verify(&m, false).unwrap();
+    assert_eq!(m.num_layers(), 2);
+    assert!(
+        text.contains("attention %")
+            && text.contains("q_heads=4 kv_heads=2 head_dim=16 scale=0.25")
+    );
+}
+
+#[test]
+fn bad_inputs_exit_non_zero_with_a_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.onnx");
+    std::fs::write(&junk, b"not a model").unwrap();
+    let out = cachemir(&["reference", junk.to_str().unwrap(), "--prompt-ids", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("junk.onnx"));
+
+    let model = fixture("optimum").join("model.onnx");
+    let out = cachemir(&[
+        "reference",
+        model.to_str().unwrap(),
+        "--prompt-ids",
+        "1,999",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("token id 999"));
+
+    let out = cachemir(&["reference", model.to_str().unwrap(), "--prompt-ids", "x"]);
+    assert!(!out.status.success());
+}
