@@ -1,5 +1,6 @@
 //! Pipelines as plain functions returning the passes in order, and the registry of passes by name.
 
+use crate::check::Verify;
 use crate::cleanup::DeadCodeElimination;
 use crate::error::PassError;
 use crate::keys::RotationKeyCollection;
@@ -9,6 +10,7 @@ use crate::scale::RescaleInsertion;
 /// Every FHE pass, in a canonical order (the registry behind [`pass_by_name`]).
 pub fn all_fhe_passes() -> Vec<Box<dyn Pass>> {
     vec![
+        Box::new(Verify),
         Box::new(RescaleInsertion),
         Box::new(DeadCodeElimination),
         Box::new(RotationKeyCollection),
