@@ -24,7 +24,7 @@ pub fn dequantize(ty: u32, bytes: &[u8], n: usize) -> Result<Vec<f32>, String> {
             .ok_or_else(|| format!("needs {size} bytes, the file has {} left", bytes.len()))
     };
     let blocks = |block_bytes: usize| -> Result<std::slice::ChunksExact<'_, u8>, String> {
-        if n % 32 != 0 {
+        if !n.is_multiple_of(32) {
             return Err(format!(
                 "{n} values is not a whole number of 32-value blocks"
             ));

@@ -86,7 +86,7 @@ pub fn from_file(f: &GgufFile) -> Result<Llama> {
         .get("llama.attention.key_length")
         .and_then(MetaValue::as_usize)
         .unwrap_or(hidden / heads);
-    if head_dim % 2 != 0 {
+    if !head_dim.is_multiple_of(2) {
         return Err(f.error(format!("odd head size {head_dim}")));
     }
     let eps = f

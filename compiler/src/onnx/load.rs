@@ -281,7 +281,7 @@ fn read_tensor(t: &TensorProto, path: &Path, dir: &Path) -> Result<Tensor> {
                 .map(|b| i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
                 .collect(),
         ),
-        6 | 5 | 3 | 4 | 2 if !has_raw => {
+        2..=6 if !has_raw => {
             check_len(t.int32_data.len(), "int32_data")?;
             Tensor::i64(
                 shape.clone(),

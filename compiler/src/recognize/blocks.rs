@@ -244,7 +244,10 @@ pub fn attention(
     )?;
     let hd = s.head_dim;
     let q_len = s.q.weight.cols;
-    if q_len % hd != 0 || s.k.weight.cols != s.kv_heads * hd || s.v.weight.cols != s.kv_heads * hd {
+    if !q_len.is_multiple_of(hd)
+        || s.k.weight.cols != s.kv_heads * hd
+        || s.v.weight.cols != s.kv_heads * hd
+    {
         return Err(v.error(
             s.q.node,
             block,
@@ -255,7 +258,7 @@ pub fn attention(
         ));
     }
     let q_heads = q_len / hd;
-    if q_heads % s.kv_heads != 0 {
+    if !q_heads.is_multiple_of(s.kv_heads) {
         return Err(v.error(
             s.q.node,
             block,

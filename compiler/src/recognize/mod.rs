@@ -86,7 +86,7 @@ fn weight_matmuls(v: &View) -> Vec<WeightMatMul> {
 fn take_group<'a>(
     v: &View,
     mm: &'a [WeightMatMul],
-    used: &mut Vec<bool>,
+    used: &mut [bool],
     size: usize,
     block: &str,
 ) -> Result<Vec<&'a WeightMatMul>> {

@@ -5,12 +5,15 @@ use cachemir_ir::tensor::{Module, Op};
 use super::kernels;
 use crate::error::{CompileError, Result};
 
+/// One layer's KV cache: key rows (after RoPE) and value rows, one per fed token.
+type LayerCache = (Vec<Vec<f32>>, Vec<Vec<f32>>);
+
 /// Runs a verified tensor-IR module token by token.
 #[derive(Debug, Clone)]
 pub struct Executor<'m> {
     module: &'m Module,
     /// Per layer: cached key rows and value rows (after RoPE for keys).
-    cache: Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)>,
+    cache: Vec<LayerCache>,
     position: usize,
 }
 

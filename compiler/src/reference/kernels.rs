@@ -42,9 +42,9 @@ pub fn rms_norm(x: &[f32], gain: &[f32], eps: f32) -> Vec<f32> {
 pub fn rope(x: &[f32], heads: usize, head_dim: usize, inv_freq: &[f32], pos: usize) -> Vec<f32> {
     let half = head_dim / 2;
     let mut out = x.to_vec();
-    for i in 0..half {
+    for (i, &f) in inv_freq.iter().enumerate().take(half) {
         // As the exports do: the angle in f32 (position · inv_freq), then cos/sin.
-        let theta = pos as f32 * inv_freq[i];
+        let theta = pos as f32 * f;
         let (s, c) = (theta.sin(), theta.cos());
         for h in 0..heads {
             let (a, b) = (h * head_dim + i, h * head_dim + i + half);

@@ -26,7 +26,7 @@ pub fn parse(text: &str) -> Result<Module> {
                 c.keyword("weight")?;
                 let name = c.string()?;
                 c.expect(':')?;
-                let shape = c.list(|c| usize_of(c))?;
+                let shape = c.list(usize_of)?;
                 c.expect_end()?;
                 if m.weights
                     .insert(name.clone(), Weight::declared(shape))

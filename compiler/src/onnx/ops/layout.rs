@@ -167,7 +167,7 @@ pub fn reshape(t: &Tensor, target: &Tensor, allowzero: bool) -> R<Tensor> {
     let n = t.numel();
     if let Some(i) = infer {
         let rest = check_size(&out)?;
-        if rest == 0 || n % rest != 0 {
+        if rest == 0 || !n.is_multiple_of(rest) {
             return Err(format!("cannot reshape {:?} to {spec:?}", t.shape));
         }
         out[i] = n / rest;

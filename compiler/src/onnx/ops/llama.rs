@@ -188,10 +188,7 @@ pub fn attention(
     let group = hq / hk;
     let scale = f64::from(scale.unwrap_or(1.0 / (d as f32).sqrt()));
     let mask_shape = [b, hq, s, l];
-    let mask_idx = match mask {
-        Some(m) => Some(super::elementwise::broadcast_index(&m.shape, &mask_shape)),
-        None => None,
-    };
+    let mask_idx = mask.map(|m| super::elementwise::broadcast_index(&m.shape, &mask_shape));
     if let (Some(m), Some(_)) = (mask, &mask_idx) {
         super::elementwise::broadcast_shape(&m.shape, &mask_shape)
             .ok()
