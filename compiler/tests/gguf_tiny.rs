@@ -56,7 +56,7 @@ impl Writer {
         for v in values {
             self.data.extend(v.to_le_bytes());
         }
-        while self.data.len() % 32 != 0 {
+        while !self.data.len().is_multiple_of(32) {
             self.data.push(0);
         }
         self.n_tensors += 1;
@@ -89,7 +89,7 @@ impl Writer {
         b.extend(self.n_meta.to_le_bytes());
         b.extend(self.meta);
         b.extend(self.infos);
-        while b.len() % 32 != 0 {
+        while !b.len().is_multiple_of(32) {
             b.push(0);
         }
         b.extend(self.data);

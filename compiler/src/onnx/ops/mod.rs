@@ -87,8 +87,14 @@ pub enum Op {
         /// Keep reduced axes as size 1.
         keepdims: bool,
     },
-    /// `Softmax` along an axis (opset ≥ 13 semantics; earlier opsets are only accepted for the last axis).
-    Softmax(i64),
+    /// `Softmax`: along one axis (opset ≥ 13), or (`flatten`, opset < 13) over all axes from
+    /// `axis` on, the input coerced to 2-D.
+    Softmax {
+        /// The axis.
+        axis: i64,
+        /// Opset < 13 semantics.
+        flatten: bool,
+    },
     /// `RMSNormalization` (opset 23).
     RmsNormalization {
         /// First normalized axis.
@@ -250,7 +256,7 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>]) -> std::result::Result<Vec<Tens
             inputs.get(1).copied().flatten(),
             *keepdims,
         )?),
-        Op::Softmax(axis) => one(reduce::softmax(arg(0)?, *axis)?),
+        Op::Softmax { axis, flatten } => one(reduce::softmax(arg(0)?, *axis, *flatten)?),
         Op::RmsNormalization { axis, epsilon } => {
             one(llama::rms_normalization(arg(0)?, arg(1)?, *axis, *epsilon)?)
         }
@@ -277,3 +283,6 @@ pub fn eval(op: &Op, inputs: &[Option<&Tensor>]) -> std::result::Result<Vec<Tens
         ),
     }
 }
+
+#[cfg(test)]
+mod tests;

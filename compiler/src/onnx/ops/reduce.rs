@@ -21,11 +21,15 @@ pub fn import_reduce_mean(node: &RawNode) -> Result<Op> {
     Ok(Op::ReduceMean { axes, keepdims })
 }
 
-/// `Softmax`: opset ≥ 13 semantics (one axis, default −1); before 13 the default axis is 1 and
-/// flattens, which equals the per-axis form only for the last axis: the recognizer checks it.
+/// `Softmax`: one axis (default −1) since opset 13; before, the input is coerced to 2-D at
+/// `axis` (default 1) and normalized over the trailing block.
 pub fn import_softmax(node: &RawNode) -> Result<Op> {
-    let default = if node.opset >= 13 { -1 } else { 1 };
-    Ok(Op::Softmax(int(node, "axis", default)?))
+    let flatten = node.opset < 13;
+    let default = if flatten { 1 } else { -1 };
+    Ok(Op::Softmax {
+        axis: int(node, "axis", default)?,
+        flatten,
+    })
 }
 
 /// `ReduceMean` over axes (empty = all), accumulated in f64.
@@ -78,12 +82,15 @@ pub fn reduce_mean(
     Ok(Tensor::f32(shape, data))
 }
 
-/// `Softmax` along `axis`.
-pub fn softmax(t: &Tensor, ax: i64) -> Result<Tensor, EvalError> {
+/// `Softmax` along `axis` (or over the block from `axis` on, with `flatten`).
+pub fn softmax(t: &Tensor, ax: i64, flatten: bool) -> Result<Tensor, EvalError> {
     let x = t.as_f32().ok_or("Softmax of a non-f32 tensor")?;
     let a = axis(ax, t.shape.len())?;
-    let len = t.shape[a];
-    let inner: usize = t.shape[a + 1..].iter().product();
+    let (len, inner) = if flatten {
+        (t.shape[a..].iter().product(), 1)
+    } else {
+        (t.shape[a], t.shape[a + 1..].iter().product())
+    };
     let outer: usize = t.shape[..a].iter().product();
     let mut out = vec![0f32; x.len()];
     for o in 0..outer {
