@@ -5,7 +5,7 @@
 //! - [`onnx`]: loads an ONNX export (protobuf types stay there), imports its ops, interprets it.
 //! - [`recognize`]: finds the Llama decode step in an imported ONNX graph and emits tensor IR.
 //! - [`gguf`]: reads a GGUF Llama (llama.cpp's format) into the same tensor IR.
-//! - [`reference`]: a plaintext executor of the tensor IR with a KV cache (greedy generation).
+//! - [`reference`](mod@reference): a plaintext executor of the tensor IR with a KV cache (greedy generation).
 //! - [`model`]: opens a model file of either format.
 //!
 //! Contract: every model file, good or bad, yields either a verified
