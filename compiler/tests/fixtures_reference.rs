@@ -87,3 +87,21 @@ fn dynamo_eager_op20_matches_onnxruntime() {
 fn dynamo_sdpa_op23_matches_onnxruntime() {
     check(FIXTURES[3]);
 }
+
+/// The four exports are one model in four normal forms: they must give the same tensor IR,
+/// weights included.
+#[test]
+fn all_exports_give_the_same_tensor_ir() {
+    let modules: Vec<_> = FIXTURES
+        .iter()
+        .map(|f| to_tensor_ir(&load_model(&fixture_dir(f).join("model.onnx")).unwrap()).unwrap())
+        .collect();
+    for (f, m) in FIXTURES.iter().zip(&modules).skip(1) {
+        assert!(m == &modules[0], "{f} differs from {}", FIXTURES[0]);
+    }
+    assert_eq!(modules[0].num_layers(), 2);
+    assert!(
+        modules[0].weights.contains_key("lm_head"),
+        "the fixture model is untied"
+    );
+}
