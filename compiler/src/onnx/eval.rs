@@ -15,16 +15,24 @@ use crate::error::{CompileError, Result};
 /// Every value of one run of a graph.
 #[derive(Debug, Clone, Default)]
 pub struct Run {
-    /// Value name → its tensor in this run (initializers, inputs and every node output).
+    /// Value name → its tensor in this run (graph inputs and node outputs; initializers stay in
+    /// the graph, see [`Run::lookup`]).
     pub values: BTreeMap<String, Tensor>,
     /// Names of the values that depend on the data of a dynamic input.
     pub dynamic: BTreeSet<String>,
 }
 
 impl Run {
-    /// The tensor of `name`, if computed.
+    /// The tensor of `name`, if computed (inputs and node outputs).
     pub fn get(&self, name: &str) -> Option<&Tensor> {
         self.values.get(name)
+    }
+
+    /// The tensor of `name`: a computed value or an initializer of `graph`.
+    pub fn lookup<'a>(&'a self, graph: &'a Graph, name: &str) -> Option<&'a Tensor> {
+        self.values
+            .get(name)
+            .or_else(|| graph.initializers.get(name))
     }
 
     /// Whether `name` depends on a dynamic input's data.
@@ -41,9 +49,6 @@ pub fn run(
     dynamic: &BTreeSet<String>,
 ) -> Result<Run> {
     let mut r = Run::default();
-    for (name, t) in &graph.initializers {
-        r.values.insert(name.clone(), t.clone());
-    }
     for input in &graph.inputs {
         let t = feeds
             .get(&input.name)
@@ -60,7 +65,13 @@ pub fn run(
             .raw
             .inputs
             .iter()
-            .map(|n| if n.is_empty() { None } else { r.values.get(n) })
+            .map(|n| {
+                if n.is_empty() {
+                    None
+                } else {
+                    r.lookup(graph, n)
+                }
+            })
             .collect();
         let outs = eval(&node.op, &inputs).map_err(|reason| CompileError::BadNode {
             node: node.raw.name.clone(),

@@ -60,7 +60,7 @@ impl<'g> View<'g> {
 
     /// The tensor of `name` in the run.
     pub fn tensor(&self, name: &str) -> Option<&Tensor> {
-        self.run.get(name)
+        self.run.lookup(self.graph, name)
     }
 
     /// Whether `name` depends on runtime data.
@@ -70,8 +70,7 @@ impl<'g> View<'g> {
 
     /// The f32 elements of `name`, flattened.
     pub fn floats(&self, name: &str) -> Vec<f32> {
-        self.run
-            .get(name)
+        self.tensor(name)
             .and_then(Tensor::as_f32)
             .map(<[f32]>::to_vec)
             .unwrap_or_default()
@@ -79,8 +78,7 @@ impl<'g> View<'g> {
 
     /// The static f32 tensor of `name`, if it is one.
     pub fn static_f32(&self, name: &str) -> Option<&Tensor> {
-        self.run
-            .get(name)
+        self.tensor(name)
             .filter(|t| !self.is_dynamic(name) && t.dtype() == DType::F32)
     }
 
