@@ -110,8 +110,8 @@ impl<B: Backend> KeyGenerator<B> {
         let ring = self.params.ring();
         let n = self.params.n();
         let coeffs = match self.params.literal().secret {
-            super::SecretDistribution::Ternary => self.sampler.ternary(n),
-            super::SecretDistribution::FixedWeight(h) => {
+            super::SecretDistribution::Dense => self.sampler.ternary(n),
+            super::SecretDistribution::FixedHamming(h) => {
                 self.sampler.ternary_fixed_weight(n, h as usize)
             }
         };

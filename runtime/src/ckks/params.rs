@@ -1,4 +1,5 @@
-//! CKKS parameters: an unchecked serde literal ([`ParametersLiteral`]) validated into checked
+//! CKKS parameters: the unchecked serde literal shared with the IR and the `.plan`
+//! ([`ParametersLiteral`] = `cachemir_ir::CkksParamsLiteral`) validated into checked
 //! [`Parameters`] (primes generated, ring built, security assessed), and the named sets we ship.
 //!
 //! | name | N | Q limbs (bits) | P limbs | scale | log2 QP | secret | 128-bit bound | secure |
@@ -20,32 +21,9 @@
 
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{primes::ntt_primes, Ring};
-use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
-/// How the secret key is sampled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum SecretDistribution {
-    /// Uniform ternary: each coefficient −1, 0, 1 with probability 1/3.
-    Ternary,
-    /// Ternary with exactly `h` non-zero coefficients.
-    FixedWeight(u32),
-}
-
-/// Unchecked description of a CKKS instance (what plans and configuration files carry).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ParametersLiteral {
-    /// log2 of the ring degree N.
-    pub log_n: u32,
-    /// Bit sizes of the ciphertext primes q_0 … q_L (q_0 first).
-    pub log_q: Vec<u32>,
-    /// Bit sizes of the key-switching primes p_0 … p_{k-1}.
-    pub log_p: Vec<u32>,
-    /// log2 of the default encoding scale.
-    pub log_default_scale: u32,
-    /// Secret key distribution.
-    pub secret: SecretDistribution,
-}
+pub use cachemir_ir::params::{CkksParamsLiteral as ParametersLiteral, SecretDistribution};
 
 /// The named parameter sets, as `(name, literal)`.
 pub fn named_sets() -> Vec<(&'static str, ParametersLiteral)> {
@@ -60,7 +38,7 @@ pub fn named_sets() -> Vec<(&'static str, ParametersLiteral)> {
         log_q,
         log_p,
         log_default_scale,
-        secret: SecretDistribution::Ternary,
+        secret: SecretDistribution::Dense,
     };
     vec![
         (
@@ -87,7 +65,7 @@ pub fn named_sets() -> Vec<(&'static str, ParametersLiteral)> {
 /// The largest log2(QP) that is 128-bit secure for this ring degree and secret, if known.
 pub fn security_bound(log_n: u32, secret: SecretDistribution) -> Option<u32> {
     match secret {
-        SecretDistribution::Ternary => match log_n {
+        SecretDistribution::Dense => match log_n {
             10 => Some(27),
             11 => Some(54),
             12 => Some(109),
@@ -97,8 +75,8 @@ pub fn security_bound(log_n: u32, secret: SecretDistribution) -> Option<u32> {
             16 => Some(1772),
             _ => None,
         },
-        SecretDistribution::FixedWeight(h) if log_n == 16 && h >= 192 => Some(1546),
-        SecretDistribution::FixedWeight(_) => None,
+        SecretDistribution::FixedHamming(h) if log_n == 16 && h >= 192 => Some(1546),
+        SecretDistribution::FixedHamming(_) => None,
     }
 }
 
@@ -137,7 +115,7 @@ impl Parameters {
                 literal.log_default_scale, literal.log_q[0]
             ));
         }
-        if let SecretDistribution::FixedWeight(h) = literal.secret {
+        if let SecretDistribution::FixedHamming(h) = literal.secret {
             if h == 0 || h as u64 > 1u64 << literal.log_n.min(40) {
                 return bad(format!(
                     "Hamming weight {h} out of range for N = 2^{}",
@@ -306,7 +284,7 @@ mod tests {
                 ..good.clone()
             },
             ParametersLiteral {
-                secret: SecretDistribution::FixedWeight(0),
+                secret: SecretDistribution::FixedHamming(0),
                 ..good.clone()
             },
         ];
