@@ -86,9 +86,9 @@ mod tests {
     fn naive_negacyclic(a: &[u64], b: &[u64], m: &Modulus) -> Vec<u64> {
         let n = a.len();
         let mut out = vec![0u64; n];
-        for i in 0..n {
-            for j in 0..n {
-                let p = m.mul(a[i], b[j]);
+        for (i, &ai) in a.iter().enumerate() {
+            for (j, &bj) in b.iter().enumerate() {
+                let p = m.mul(ai, bj);
                 let k = (i + j) % n;
                 out[k] = if i + j < n {
                     m.add(out[k], p)

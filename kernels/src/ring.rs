@@ -6,6 +6,9 @@ use crate::{KernelError, Modulus, NttTable, Result};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+/// Source and target primes of a cached basis converter.
+type ConverterKey = (Vec<usize>, Vec<usize>);
+
 /// Everything a ring operation needs to know about the moduli: built once per parameter set.
 #[derive(Debug)]
 pub struct Ring {
@@ -18,7 +21,7 @@ pub struct Ring {
     /// Odd exponent → evaluation index (entries at even positions unused).
     index_of_exponent: Vec<u32>,
     galois_cache: Mutex<HashMap<u64, Arc<[u32]>>>,
-    converter_cache: Mutex<HashMap<(Vec<usize>, Vec<usize>), Arc<BasisConverter>>>,
+    converter_cache: Mutex<HashMap<ConverterKey, Arc<BasisConverter>>>,
 }
 
 impl Ring {
@@ -122,7 +125,7 @@ impl Ring {
     /// `X → X^g` (`g` odd). Cached per `g`.
     pub fn galois_permutation(&self, galois: u64) -> Result<Arc<[u32]>> {
         let two_n = 2 * self.n() as u64;
-        if galois % 2 == 0 {
+        if galois.is_multiple_of(2) {
             return Err(KernelError::GaloisElement { galois, two_n });
         }
         let g = galois % two_n;

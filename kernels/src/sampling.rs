@@ -154,8 +154,8 @@ mod tests {
         let a = Sampler::from_seed(seed).uniform(&ring, &[0, 1]);
         let b = Sampler::from_seed(seed).uniform(&ring, &[0, 1]);
         assert_eq!(a, b);
-        for k in 0..2 {
-            assert!(a.limb(k).iter().all(|&x| x < q[k]));
+        for (k, &qk) in q.iter().enumerate() {
+            assert!(a.limb(k).iter().all(|&x| x < qk));
         }
     }
 }

@@ -1,0 +1,50 @@
+//! Precision at the secure `N16_BOOT` set (N = 2^16, 128-bit): too slow for the default test run.
+//!
+//! `cargo test --release -p cachemir-runtime --test secure_set -- --ignored`
+
+use cachemir_kernels::CpuBackend;
+use cachemir_runtime::ckks::{Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters};
+use std::sync::Arc;
+
+/// mul + relinearize + rescale at the top compute level (the 45-bit scaling primes), public-key
+/// encryption, uniform values in [−1, 1]: ≥ 25 bits of mean precision; and a rotation.
+#[test]
+#[ignore = "secure N = 2^16 parameters take about a minute; run with --ignored"]
+fn secure_set_mul_and_rotate_precision() {
+    let params = Arc::new(Parameters::named("N16_BOOT").unwrap());
+    assert!(params.is_secure());
+    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
+    let sk = kg.secret_key();
+    let pk = kg.public_key(&sk);
+    let keys = Arc::new(kg.evaluation_keys(&sk, &[1], false).unwrap());
+    let encoder = Encoder::new(params.clone(), CpuBackend);
+    let mut encryptor = Encryptor::new(params.clone(), CpuBackend, pk);
+    let decryptor = Decryptor::new(params.clone(), CpuBackend, sk);
+    let eval = Evaluator::new(params.clone(), CpuBackend, keys);
+    let slots = params.max_slots();
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut uniform = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    let x: Vec<f64> = (0..slots).map(|_| uniform()).collect();
+    let y: Vec<f64> = (0..slots).map(|_| uniform()).collect();
+    // Level 9 is the top of the 45-bit compute chain (q_1 … q_9); bootstrapping primes sit above it.
+    let level = 9;
+    let scale = params.default_scale();
+    let cx = encryptor.encrypt(&encoder.encode_real(&x, level, scale).unwrap());
+    let cy = encryptor.encrypt(&encoder.encode_real(&y, level, scale).unwrap());
+    let product = eval.rescale(&eval.mul_relin(&cx, &cy).unwrap()).unwrap();
+    let got = encoder.decode(&decryptor.decrypt(&product));
+    let mean_err = got.iter().zip(x.iter().zip(&y)).map(|(g, (a, b))| (g - a * b).norm()).sum::<f64>() / slots as f64;
+    let bits = -mean_err.log2();
+    println!("N16_BOOT mul+relin+rescale precision: {bits:.2} bits (mean)");
+    assert!(bits >= 25.0, "{bits:.2} bits");
+
+    let rotated = encoder.decode(&decryptor.decrypt(&eval.rotate(&cx, 1).unwrap()));
+    let mean_err = (0..slots).map(|i| (rotated[i] - x[(i + 1) % slots]).norm()).sum::<f64>() / slots as f64;
+    println!("N16_BOOT rotate precision: {:.2} bits (mean)", -mean_err.log2());
+    assert!(-mean_err.log2() >= 25.0);
+}
