@@ -171,9 +171,9 @@ impl<B: Backend> KeyGenerator<B> {
         let digits = (0..self.params.dnum())
             .map(|j| {
                 let (mut b, a) = self.rlwe_zero(sk, &primes);
-                for i in (j * alpha)..((j + 1) * alpha).min(top + 1) {
+                for (i, &w) in p_mod.iter().enumerate().skip(j * alpha).take(alpha) {
                     let m = ring.modulus(i);
-                    let (w, ws) = (p_mod[i], m.shoup(p_mod[i]));
+                    let ws = m.shoup(w);
                     let src = s_from.limb(i);
                     for (x, &s) in b.limb_mut(i).iter_mut().zip(src) {
                         *x = m.add(*x, m.mul_shoup(s, w, ws));
