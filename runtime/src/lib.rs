@@ -6,6 +6,7 @@
 //! count, and every mismatch is a typed [`RuntimeError`]. The secret key type never appears in a
 //! server-side API.
 
+pub mod approx;
 pub mod bench;
 pub mod ckks;
 mod error;
