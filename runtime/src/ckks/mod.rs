@@ -11,6 +11,7 @@ pub mod keys;
 mod keyswitch;
 pub mod params;
 mod plaintext;
+pub mod linear;
 pub mod poly_eval;
 pub mod serialize;
 

@@ -1,0 +1,264 @@
+//! Linear transforms `y = M·x` on the slots, by the diagonal method with baby-step giant-step.
+//!
+//! `M` (n × n, n the slot count) is given by its non-zero generalized diagonals
+//! `d_k[i] = M[i][(i + k) mod n]`, so that `M·x = Σ_k d_k ⊙ rot_k(x)` (`rot_k` rotates left by `k`).
+//! Writing `k = j·g + i` (`0 ≤ i < g`):
+//!
+//! `M·x = Σ_j rot_{j·g}( Σ_i rot_{−j·g}(d_{j·g+i}) ⊙ rot_i(x) )`
+//!
+//! The baby rotations `rot_i(x)` share one key-switching decomposition ([`Evaluator::rotate_hoisted`]);
+//! the pre-rotated diagonals are plaintexts; one giant rotation per non-empty `j`. The cost is
+//! `|{i}| + |{j}|` rotations instead of one per diagonal; `g` is the power of two minimising it unless
+//! given. Diagonals are encoded at the ciphertext's level with scale `q_level`, products are summed
+//! before a single rescale, so the output keeps the input's scale exactly and consumes one level.
+//! [`LinearTransform::rotation_steps`] lists the rotation keys needed.
+
+use super::{Ciphertext, Encoder, Evaluator, Plaintext};
+use crate::{Result, RuntimeError};
+use cachemir_kernels::Backend;
+use num_complex::Complex64;
+use std::collections::BTreeMap;
+
+/// A slot matrix by its non-zero diagonals, with its baby-step/giant-step split.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LinearTransform {
+    slots: usize,
+    diagonals: BTreeMap<usize, Vec<Complex64>>,
+    giant: usize,
+}
+
+/// A [`LinearTransform`] encoded for one level: pre-rotated diagonals grouped by giant step.
+#[derive(Debug, Clone)]
+pub struct EncodedLinearTransform {
+    slots: usize,
+    level: usize,
+    giant: usize,
+    /// `j·g → [(i, rot_{−j·g}(d_{j·g+i}))]`.
+    groups: BTreeMap<usize, Vec<(usize, Plaintext)>>,
+}
+
+impl EncodedLinearTransform {
+    /// The level the diagonals are encoded at (the input ciphertext's level).
+    pub fn level(&self) -> usize {
+        self.level
+    }
+
+    /// The giant step `g` of the split.
+    pub fn giant(&self) -> usize {
+        self.giant
+    }
+}
+
+fn groups_of(diagonals: impl Iterator<Item = usize>, g: usize) -> BTreeMap<usize, Vec<usize>> {
+    let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for k in diagonals {
+        groups.entry(k - k % g).or_default().push(k % g);
+    }
+    groups
+}
+
+/// Rotations needed by a split: non-zero baby steps plus non-zero giant steps.
+fn cost(diagonals: &BTreeMap<usize, Vec<Complex64>>, g: usize) -> usize {
+    let groups = groups_of(diagonals.keys().copied(), g);
+    let babies: std::collections::BTreeSet<usize> = groups.values().flatten().copied().collect();
+    babies.iter().filter(|&&i| i != 0).count() + groups.keys().filter(|&&j| j != 0).count()
+}
+
+impl LinearTransform {
+    /// A transform on `slots` slots (a power of two) from diagonals `k → d_k` (`k` taken modulo
+    /// `slots`, negative allowed; each `d_k` has `slots` entries). `giant` forces the giant step
+    /// (a power of two ≤ `slots`); `None` picks the one with the fewest rotations.
+    pub fn new(
+        slots: usize,
+        diagonals: impl IntoIterator<Item = (i64, Vec<Complex64>)>,
+        giant: Option<usize>,
+    ) -> Result<Self> {
+        if slots == 0 || !slots.is_power_of_two() {
+            return Err(RuntimeError::InvalidSlots { slots, max: slots });
+        }
+        let mut map = BTreeMap::new();
+        for (k, d) in diagonals {
+            if d.len() != slots {
+                return Err(RuntimeError::SlotMismatch {
+                    op: "linear transform diagonal",
+                    left: d.len(),
+                    right: slots,
+                });
+            }
+            let k = k.rem_euclid(slots as i64) as usize;
+            if map.insert(k, d).is_some() {
+                return Err(RuntimeError::InvalidParameters {
+                    reason: format!("linear transform: diagonal {k} given twice"),
+                });
+            }
+        }
+        let giant = match giant {
+            Some(g) if g.is_power_of_two() && g <= slots => g,
+            Some(g) => {
+                return Err(RuntimeError::InvalidParameters {
+                    reason: format!(
+                        "linear transform: giant step {g} is not a power of two ≤ {slots}"
+                    ),
+                })
+            }
+            None => (0..=slots.trailing_zeros())
+                .map(|e| 1usize << e)
+                .min_by_key(|&g| (cost(&map, g), g))
+                .unwrap_or(1),
+        };
+        Ok(Self {
+            slots,
+            diagonals: map,
+            giant,
+        })
+    }
+
+    /// The transform of a dense `slots × slots` matrix (rows), keeping its non-zero diagonals.
+    pub fn from_dense(matrix: &[Vec<Complex64>], giant: Option<usize>) -> Result<Self> {
+        let n = matrix.len();
+        if let Some(row) = matrix.iter().find(|r| r.len() != n) {
+            return Err(RuntimeError::SlotMismatch {
+                op: "linear transform from dense matrix",
+                left: row.len(),
+                right: n,
+            });
+        }
+        let diagonals = (0..n).filter_map(|k| {
+            let d: Vec<Complex64> = (0..n).map(|i| matrix[i][(i + k) % n]).collect();
+            d.iter()
+                .any(|z| *z != Complex64::new(0.0, 0.0))
+                .then_some((k as i64, d))
+        });
+        Self::new(n, diagonals.collect::<Vec<_>>(), giant)
+    }
+
+    /// Number of slots.
+    pub fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// The giant step `g`.
+    pub fn giant(&self) -> usize {
+        self.giant
+    }
+
+    /// The non-zero diagonal indices, ascending.
+    pub fn diagonal_indices(&self) -> impl Iterator<Item = usize> + '_ {
+        self.diagonals.keys().copied()
+    }
+
+    /// The rotation steps whose keys [`Evaluator::linear_transform`] needs: baby steps then giant
+    /// steps, ascending, without 0.
+    pub fn rotation_steps(&self) -> Vec<i64> {
+        let groups = groups_of(self.diagonals.keys().copied(), self.giant);
+        let babies: std::collections::BTreeSet<usize> =
+            groups.values().flatten().copied().collect();
+        babies
+            .into_iter()
+            .chain(groups.keys().copied())
+            .filter(|&s| s != 0)
+            .map(|s| s as i64)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect()
+    }
+
+    /// Encodes the pre-rotated diagonals at `level`, scale `q_level`.
+    pub fn encode<B: Backend>(
+        &self,
+        encoder: &Encoder<B>,
+        level: usize,
+    ) -> Result<EncodedLinearTransform> {
+        let params = encoder.params();
+        let q = *params.q().get(level).ok_or(RuntimeError::LevelTooLow {
+            op: "linear transform encode",
+            needed: level,
+            level: params.max_level(),
+        })? as f64;
+        let n = self.slots;
+        let mut groups: BTreeMap<usize, Vec<(usize, Plaintext)>> = BTreeMap::new();
+        for (&k, d) in &self.diagonals {
+            let (j, i) = (k - k % self.giant, k % self.giant);
+            let rotated: Vec<Complex64> = (0..n).map(|t| d[(t + n - j) % n]).collect();
+            let pt = encoder.encode(&rotated, level, q)?;
+            groups.entry(j).or_default().push((i, pt));
+        }
+        Ok(EncodedLinearTransform {
+            slots: n,
+            level,
+            giant: self.giant,
+            groups,
+        })
+    }
+}
+
+impl<B: Backend> Evaluator<B> {
+    /// `M·x` for an encoded transform: one level consumed, scale kept. `x` must be at the encoded
+    /// level with the transform's slot count, and every [`LinearTransform::rotation_steps`] key present.
+    pub fn linear_transform(
+        &self,
+        x: &Ciphertext,
+        m: &EncodedLinearTransform,
+    ) -> Result<Ciphertext> {
+        if x.slots() != m.slots {
+            return Err(RuntimeError::SlotMismatch {
+                op: "linear_transform",
+                left: x.slots(),
+                right: m.slots,
+            });
+        }
+        if x.level() != m.level {
+            return Err(RuntimeError::LevelMismatch {
+                op: "linear_transform",
+                left: x.level(),
+                right: m.level,
+            });
+        }
+        let babies: Vec<usize> = m
+            .groups
+            .values()
+            .flatten()
+            .map(|(i, _)| *i)
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let steps: Vec<i64> = babies.iter().map(|&i| i as i64).collect();
+        let rotated: BTreeMap<usize, Ciphertext> = babies
+            .into_iter()
+            .zip(self.rotate_hoisted(x, &steps)?)
+            .collect();
+        let mut total: Option<Ciphertext> = None;
+        for (&j, terms) in &m.groups {
+            let mut inner: Option<Ciphertext> = None;
+            for (i, pt) in terms {
+                let term = self.mul_plain(&rotated[i], pt)?;
+                inner = Some(match inner {
+                    None => term,
+                    Some(mut acc) => {
+                        self.add_assign(&mut acc, &term)?;
+                        acc
+                    }
+                });
+            }
+            let Some(inner) = inner else { continue };
+            let shifted = self.rotate(&inner, j as i64)?;
+            total = Some(match total {
+                None => shifted,
+                Some(mut acc) => {
+                    self.add_assign(&mut acc, &shifted)?;
+                    acc
+                }
+            });
+        }
+        let mut out = total.unwrap_or_else(|| {
+            // No diagonal: M = 0, at the scale the products would have.
+            let mut zero = self.mul_int(x, 0);
+            zero.set_scale(x.scale() * self.params.q()[x.level()] as f64);
+            zero
+        });
+        self.rescale_assign(&mut out)?;
+        // x.scale·q_l / q_l, exact up to floating-point rounding.
+        out.set_scale(x.scale());
+        Ok(out)
+    }
+}
