@@ -100,6 +100,20 @@ pub enum RuntimeError {
         /// log2 of the scale.
         log_scale: f64,
     },
+    /// A plan op that cannot execute (bad operand, missing input, inconsistent state); `op` is its label.
+    #[error("{op}: {reason}")]
+    Execution {
+        /// The op, as the IR labels it (e.g. `op %12 (add)`).
+        op: String,
+        /// What went wrong.
+        reason: String,
+    },
+    /// A plan the runtime cannot use (invalid parameters for its program, unsupported op).
+    #[error("plan: {reason}")]
+    Plan {
+        /// What is wrong.
+        reason: String,
+    },
     /// Bytes that do not decode to the expected object.
     #[error("cannot decode {what}: {reason}")]
     Decode {

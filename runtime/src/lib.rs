@@ -10,5 +10,7 @@ pub mod approx;
 pub mod bench;
 pub mod ckks;
 mod error;
+pub mod executor;
+pub mod session;
 
 pub use error::{Result, RuntimeError};

@@ -38,13 +38,24 @@ fn secure_set_mul_and_rotate_precision() {
     let cy = encryptor.encrypt(&encoder.encode_real(&y, level, scale).unwrap());
     let product = eval.rescale(&eval.mul_relin(&cx, &cy).unwrap()).unwrap();
     let got = encoder.decode(&decryptor.decrypt(&product));
-    let mean_err = got.iter().zip(x.iter().zip(&y)).map(|(g, (a, b))| (g - a * b).norm()).sum::<f64>() / slots as f64;
+    let mean_err = got
+        .iter()
+        .zip(x.iter().zip(&y))
+        .map(|(g, (a, b))| (g - a * b).norm())
+        .sum::<f64>()
+        / slots as f64;
     let bits = -mean_err.log2();
     println!("N16_BOOT mul+relin+rescale precision: {bits:.2} bits (mean)");
     assert!(bits >= 25.0, "{bits:.2} bits");
 
     let rotated = encoder.decode(&decryptor.decrypt(&eval.rotate(&cx, 1).unwrap()));
-    let mean_err = (0..slots).map(|i| (rotated[i] - x[(i + 1) % slots]).norm()).sum::<f64>() / slots as f64;
-    println!("N16_BOOT rotate precision: {:.2} bits (mean)", -mean_err.log2());
+    let mean_err = (0..slots)
+        .map(|i| (rotated[i] - x[(i + 1) % slots]).norm())
+        .sum::<f64>()
+        / slots as f64;
+    println!(
+        "N16_BOOT rotate precision: {:.2} bits (mean)",
+        -mean_err.log2()
+    );
     assert!(-mean_err.log2() >= 25.0);
 }

@@ -11,6 +11,17 @@ pub struct Ciphertext {
 }
 
 impl Ciphertext {
+    /// The noiseless encryption `(0, 0)` of zero at `level` (primes `q_0 … q_level`), valid under any key.
+    pub fn zero(n: usize, level: usize, scale: f64, slots: usize) -> Self {
+        let primes: Vec<usize> = (0..=level).collect();
+        let zero = RnsPoly::zero(n, &primes, cachemir_kernels::Form::Eval);
+        Self {
+            polys: vec![zero.clone(), zero],
+            scale,
+            slots,
+        }
+    }
+
     /// Level (number of primes − 1).
     pub fn level(&self) -> usize {
         self.polys[0].limb_count() - 1

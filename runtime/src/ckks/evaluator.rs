@@ -223,15 +223,19 @@ impl<B: Backend> Evaluator<B> {
     /// `ct · c` in every slot for a real `c`: multiplies by `round(c·q_level)` and the scale by
     /// `q_level`, so that a following rescale restores the input scale exactly.
     pub fn mul_const(&self, ct: &Ciphertext, c: f64) -> Result<Ciphertext> {
-        let level = ct.level();
-        let q_last = self.params.q()[level] as f64;
-        let residues = self.constant_residues(level, c * q_last);
+        self.mul_const_scaled(ct, c, self.params.q()[ct.level()] as f64)
+    }
+
+    /// `ct · c` for a real `c` encoded at an explicit `scale` (multiplies by `round(c·scale)`; the
+    /// ciphertext's scale is multiplied by `scale`).
+    pub fn mul_const_scaled(&self, ct: &Ciphertext, c: f64, scale: f64) -> Result<Ciphertext> {
+        let residues = self.constant_residues(ct.level(), c * scale);
         let mut out = ct.clone();
         out.polys.iter_mut().for_each(|p| {
             self.backend
                 .mul_scalar_assign(self.params.ring(), p, &residues)
         });
-        out.scale *= q_last;
+        out.scale *= scale;
         Ok(out)
     }
 

@@ -1,0 +1,303 @@
+//! The plan executor (server side): runs one decode step of an FHE IR program on ciphertexts.
+//!
+//! Values are computed in program order and dropped after their last use. The IR types carry nominal
+//! scales (powers of two); ciphertexts carry exact ones, which drift from the nominal by the ratio
+//! `q_l / 2^log_q[l]` of each prime they are rescaled by (≈ 2^-21 for the shipped chains). Two rules keep
+//! them together:
+//! - plaintexts and constants are encoded at the consumer: an added weight row at the ciphertext's exact
+//!   scale, a multiplied one (or constant) at the scale that makes the product's exact scale equal
+//!   `2^nominal · q_l / 2^log_q[l]`, so a following rescale lands exactly on the nominal scale;
+//! - adding two ciphertexts whose exact scales differ by less than [`SCALE_RECONCILE_LOG2`] (the residue
+//!   of ct × ct products) takes the left operand's scale: a relative error below 7·10⁻⁶ on the right one.
+//!   A larger difference is a bug in the plan and is reported, not absorbed.
+
+mod kv_cache;
+
+pub use kv_cache::{KvCacheState, KvState};
+
+use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, Plaintext};
+use crate::{Result, RuntimeError};
+use cachemir_ir::fhe::{op_label, CtType, Module, Op, OpId, Type, ValueId};
+use cachemir_ir::weights::Weights;
+use cachemir_kernels::Backend;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// Largest |log2| ratio of exact scales that an addition reconciles.
+pub const SCALE_RECONCILE_LOG2: f64 = 1e-5;
+
+enum Val {
+    Ct(Ciphertext),
+    /// A weight row, encoded by its consumer at the scale it needs.
+    Row {
+        values: Vec<f64>,
+        level: usize,
+    },
+    Scalar(f64),
+}
+
+/// Executes one plan's program with the server's evaluator.
+pub struct Executor<'p, B: Backend> {
+    module: &'p Module,
+    weights: &'p Weights,
+    eval: Evaluator<B>,
+    encoder: Encoder<B>,
+}
+
+impl<'p, B: Backend + Clone> Executor<'p, B> {
+    /// An executor for `module` (verified here) reading weight rows from `weights`, evaluating with `eval`
+    /// (whose parameters must be the module's).
+    pub fn new(
+        module: &'p Module,
+        weights: &'p Weights,
+        eval: Evaluator<B>,
+        backend: B,
+    ) -> Result<Self> {
+        module.verify().map_err(|e| RuntimeError::Plan {
+            reason: e.to_string(),
+        })?;
+        if eval.params().literal() != &module.params {
+            return Err(RuntimeError::Plan {
+                reason: "the evaluation keys were made for other CKKS parameters".into(),
+            });
+        }
+        let encoder = Encoder::new(eval.params().clone(), backend);
+        Ok(Self {
+            module,
+            weights,
+            eval,
+            encoder,
+        })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &Arc<Parameters> {
+        self.eval.params()
+    }
+
+    fn nominal_scale(&self, ty: &CtType) -> f64 {
+        2f64.powf(ty.scale.0)
+    }
+
+    /// The exact scale a product at `level` must have so that rescaling lands on its nominal scale.
+    fn product_scale(&self, level: usize, nominal_log: f64) -> f64 {
+        let p = self.params();
+        let bits = p.literal().log_q[level] as f64;
+        2f64.powf(nominal_log - bits) * p.q()[level] as f64
+    }
+
+    fn encode_row(
+        &self,
+        values: &[f64],
+        level: usize,
+        scale: f64,
+        slots: usize,
+    ) -> Result<Plaintext> {
+        if values.len() != slots {
+            return Err(RuntimeError::Plan {
+                reason: format!("weight row of {} values for {slots} slots", values.len()),
+            });
+        }
+        self.encoder.encode_real(values, level, scale)
+    }
+
+    /// Runs one step: `inputs` by name (encrypted by the client per the plan's I/O), `state` read by
+    /// `kv_read` and updated by `kv_append`. Returns the output ciphertexts by name.
+    pub fn run(
+        &self,
+        inputs: &BTreeMap<String, Ciphertext>,
+        state: &mut KvState,
+    ) -> Result<BTreeMap<String, Ciphertext>> {
+        let m = self.module;
+        let mut remaining = vec![0u32; m.num_values()];
+        for (v, n) in m.use_counts().iter() {
+            remaining[v.index()] = *n;
+        }
+        let mut vals: Vec<Option<Val>> = (0..m.num_values()).map(|_| None).collect();
+        let mut outputs = BTreeMap::new();
+        for id in m.op_ids() {
+            let data = m.op(id);
+            let results = self.execute(id, inputs, state, &vals, &mut outputs)?;
+            for (r, v) in data.results.iter().zip(results) {
+                if remaining[r.index()] > 0 {
+                    vals[r.index()] = Some(v);
+                }
+            }
+            for operand in data.op.operands() {
+                let n = &mut remaining[operand.index()];
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    vals[operand.index()] = None;
+                }
+            }
+        }
+        Ok(outputs)
+    }
+
+    fn execute(
+        &self,
+        id: OpId,
+        inputs: &BTreeMap<String, Ciphertext>,
+        state: &mut KvState,
+        vals: &[Option<Val>],
+        outputs: &mut BTreeMap<String, Ciphertext>,
+    ) -> Result<Vec<Val>> {
+        let m = self.module;
+        let data = m.op(id);
+        let fail = |reason: String| RuntimeError::Execution {
+            op: op_label(m, id),
+            reason,
+        };
+        let at = |e: RuntimeError| fail(e.to_string());
+        let get = |v: ValueId| {
+            vals[v.index()]
+                .as_ref()
+                .ok_or_else(|| fail(format!("%{} has no value", v.index())))
+        };
+        let ct = |v: ValueId| match get(v)? {
+            Val::Ct(c) => Ok(c),
+            _ => Err(fail(format!("%{} is not a ciphertext", v.index()))),
+        };
+        let result_ct = || match data.results.first().and_then(|&r| m.value_type(r)) {
+            Some(Type::Ct(t)) => Ok(t.clone()),
+            _ => Err(fail("result is not a ciphertext".into())),
+        };
+        let eval = &self.eval;
+        let one = |c: Ciphertext| Ok(vec![Val::Ct(c)]);
+        match &data.op {
+            Op::Input { name } => {
+                let ty = result_ct()?;
+                let c = inputs.get(name).ok_or_else(|| fail(format!("no ciphertext for input \"{name}\"")))?;
+                if c.level() != ty.level.0 as usize || c.slots() != ty.slots.0 as usize {
+                    return Err(fail(format!(
+                        "input \"{name}\" at level {} with {} slots, the plan expects level {} with {} slots",
+                        c.level(),
+                        c.slots(),
+                        ty.level.0,
+                        ty.slots.0
+                    )));
+                }
+                one(c.clone())
+            }
+            Op::Output { name, value } => {
+                outputs.insert(name.clone(), ct(*value)?.clone());
+                Ok(vec![])
+            }
+            Op::Const { value } => Ok(vec![Val::Scalar(*value)]),
+            Op::Plain { weight } => {
+                let Some(Type::Pt(ty)) = data.results.first().and_then(|&r| m.value_type(r)) else {
+                    return Err(fail("result is not a plaintext".into()));
+                };
+                let values = self
+                    .weights
+                    .get(&weight.name)
+                    .and_then(|w| w.row(weight.index))
+                    .ok_or_else(|| fail(format!("no row {} in weight \"{}\"", weight.index, weight.name)))?;
+                Ok(vec![Val::Row { values, level: ty.level.0 as usize }])
+            }
+            Op::Add { lhs, rhs } | Op::Sub { lhs, rhs } => {
+                let subtract = matches!(data.op, Op::Sub { .. });
+                let a = ct(*lhs)?;
+                let out = match get(*rhs)? {
+                    Val::Ct(b) => {
+                        let drift = (a.scale().log2() - b.scale().log2()).abs();
+                        if drift > SCALE_RECONCILE_LOG2 {
+                            return Err(fail(format!("exact scales 2^{:.6} and 2^{:.6} differ", a.scale().log2(), b.scale().log2())));
+                        }
+                        let mut b = b.clone();
+                        b.set_scale(a.scale());
+                        if subtract { eval.sub(a, &b) } else { eval.add(a, &b) }.map_err(at)?
+                    }
+                    Val::Row { values, level, .. } => {
+                        let pt = self.encode_row(values, *level, a.scale(), a.slots()).map_err(at)?;
+                        if subtract { eval.sub_plain(a, &pt) } else { eval.add_plain(a, &pt) }.map_err(at)?
+                    }
+                    Val::Scalar(c) => {
+                        let c = if subtract { -c } else { *c };
+                        eval.add_const(a, c.into()).map_err(at)?
+                    }
+                };
+                one(out)
+            }
+            Op::MulPlain { ct: c, pt } => {
+                let a = ct(*c)?;
+                let Val::Row { values, level, .. } = get(*pt)? else {
+                    return Err(fail("operand is not a plaintext".into()));
+                };
+                let ty = result_ct()?;
+                let target = self.product_scale(*level, ty.scale.0);
+                let pt = self.encode_row(values, *level, target / a.scale(), a.slots()).map_err(at)?;
+                one(eval.mul_plain(a, &pt).map_err(at)?)
+            }
+            Op::MulConst { ct: c, constant, scale } => {
+                let a = ct(*c)?;
+                let Val::Scalar(k) = get(*constant)? else {
+                    return Err(fail("operand is not a scalar".into()));
+                };
+                if scale.0 == 0.0 {
+                    let int = k.round();
+                    if int != *k || int.abs() > i64::MAX as f64 {
+                        return Err(fail(format!("constant {k} at scale 2^0 is not an integer")));
+                    }
+                    return one(eval.mul_int(a, int as i64));
+                }
+                let ty = result_ct()?;
+                let target = self.product_scale(a.level(), ty.scale.0);
+                one(eval.mul_const_scaled(a, *k, target / a.scale()).map_err(at)?)
+            }
+            Op::MulCt { lhs, rhs } => one(eval.mul(ct(*lhs)?, ct(*rhs)?).map_err(at)?),
+            Op::Relinearize { input } => one(eval.relinearize(ct(*input)?).map_err(at)?),
+            Op::Rescale { input } => one(eval.rescale(ct(*input)?).map_err(at)?),
+            Op::LevelDrop { input, to } => one(eval.drop_to_level(ct(*input)?, to.0 as usize).map_err(at)?),
+            Op::Rotate { input, step } => {
+                let a = ct(*input)?;
+                one(eval.rotate(a, normalized(step.0 as i64, a)).map_err(at)?)
+            }
+            Op::RotateHoisted { input, steps } => {
+                let a = ct(*input)?;
+                let steps: Vec<i64> = steps.iter().map(|s| normalized(s.0 as i64, a)).collect();
+                Ok(eval.rotate_hoisted(a, &steps).map_err(at)?.into_iter().map(Val::Ct).collect())
+            }
+            Op::Conjugate { input } => one(eval.conjugate(ct(*input)?).map_err(at)?),
+            Op::KvRead { cache, chunk } => {
+                let decl = &m.kv_caches[cache];
+                let stored = state.caches.get(cache).and_then(|s| s.chunks.get(chunk));
+                one(match stored {
+                    Some(c) => c.clone(),
+                    None => Ciphertext::zero(self.params().n(), decl.chunk.level.0 as usize, self.nominal_scale(&decl.chunk), decl.chunk.slots.0 as usize),
+                })
+            }
+            Op::KvAppend { cache, value } => {
+                let decl = &m.kv_caches[cache];
+                let entry = state.caches.entry(cache.clone()).or_default();
+                let (chunk, position) = (entry.tokens / decl.tokens_per_chunk, entry.tokens % decl.tokens_per_chunk);
+                if chunk >= decl.chunks {
+                    return Err(fail(format!("KV cache \"{cache}\" is full ({} tokens)", entry.tokens)));
+                }
+                let value = ct(*value)?;
+                let shift = normalized(-(position as i64) * decl.token_stride as i64, value);
+                let placed = eval.rotate(value, shift).map_err(at)?;
+                let updated = match entry.chunks.get(&chunk) {
+                    Some(old) => {
+                        let mut placed = placed;
+                        placed.set_scale(old.scale());
+                        eval.add(old, &placed).map_err(at)?
+                    }
+                    None => placed,
+                };
+                entry.chunks.insert(chunk, updated);
+                entry.tokens += 1;
+                Ok(vec![])
+            }
+            Op::LinearTransform { .. } | Op::PolyEval { .. } | Op::Bootstrap { .. } => {
+                Err(fail("not supported by the CKKS executor yet (linear transforms, polynomial evaluation and bootstrapping are being added)".into()))
+            }
+        }
+    }
+}
+
+/// A rotation step as the plan's key set names it: a left rotation modulo the ciphertext's slot count
+/// (the Galois key of `k mod slots` rotates an `slots`-slot ciphertext by `k`).
+fn normalized(step: i64, ct: &Ciphertext) -> i64 {
+    step.rem_euclid(ct.slots() as i64)
+}

@@ -1,0 +1,130 @@
+//! The CKKS executor against the cleartext interpreter of the FHE IR (the oracle): one program with every
+//! op the executor supports, run for three decode steps with an encrypted KV cache, at `INSECURE_N12`-sized
+//! parameters. Every output must agree with the interpreter to 2^-14 (products of values up to ~6).
+
+use cachemir_ir::fhe::interp::{Interpreter, KvState as ClearKvState};
+use cachemir_ir::fhe::Module;
+use cachemir_ir::plan::ClientIo;
+use cachemir_ir::text::TextForm;
+use cachemir_ir::weights::{Weight, Weights};
+use cachemir_kernels::CpuBackend;
+use cachemir_runtime::ckks::{Evaluator, Parameters};
+use cachemir_runtime::executor::{Executor, KvState};
+use cachemir_runtime::session::Client;
+use cachemir_runtime::RuntimeError;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+const PROGRAM: &str = r#"
+params { log_n=12, log_q=[60, 40, 40, 40, 40, 40], log_p=[61, 61], log_default_scale=40, secret=dense }
+keys { rotations=[1, 2, 4, 8, 12, 13], conjugate=true, bootstrap=false }
+weight "w" { rows=2, cols=16 }
+kv "k" { chunks=2, tokens_per_chunk=4, token_stride=4, chunk=ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)> }
+%0 = input "x" : ct<level=5, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%1 = plain "w"[0] : pt<level=5, scale=40, slots=16>
+%2 = mul_plain %0, %1 : ct<level=5, scale=80, slots=16, layout=strided(len=16, stride=1)>
+%3 = rescale %2 : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%4 = level_drop %0, to=4 : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%5 = add %3, %4 : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%6 = rotate %5, step=1 : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%7, %8 = rotate_hoisted %5, steps=[2, -3] : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>, ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%9 = sub %7, %8 : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%10 = mul_ct %9, %6 : ct<level=4, scale=80, slots=16, layout=strided(len=16, stride=1), degree=2>
+%11 = relinearize %10 : ct<level=4, scale=80, slots=16, layout=strided(len=16, stride=1)>
+%12 = rescale %11 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%13 = const 0.5 : scalar
+%14 = add %12, %13 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%15 = conjugate %14 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%16 = plain "w"[1] : pt<level=3, scale=40, slots=16>
+%17 = add %15, %16 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%18 = const -1.25 : scalar
+%19 = mul_const %17, %18, scale=40 : ct<level=3, scale=80, slots=16, layout=strided(len=16, stride=1)>
+%20 = rescale %19 : ct<level=2, scale=40, slots=16, layout=strided(len=16, stride=1)>
+kv_append "k", %17
+%21 = kv_read "k", chunk=0 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%22 = add %21, %12 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
+output "y", %20
+output "cache", %22
+"#;
+
+fn weights() -> Weights {
+    let data: Vec<f64> = (0..32).map(|i| ((i * 7 % 11) as f64 - 5.0) / 8.0).collect();
+    BTreeMap::from([("w".to_string(), Weight::f64(2, 16, data).unwrap())])
+}
+
+#[test]
+fn executor_matches_the_interpreter_over_three_steps() {
+    let module = Module::from_text(PROGRAM).unwrap();
+    let weights = weights();
+    let params = Arc::new(Parameters::new(module.params.clone()).unwrap());
+    let mut client = Client::new(params.clone(), CpuBackend);
+    let keys = Arc::new(client.evaluation_keys(&module.keys).unwrap());
+    let executor = Executor::new(
+        &module,
+        &weights,
+        Evaluator::new(params.clone(), CpuBackend, keys),
+        CpuBackend,
+    )
+    .unwrap();
+    let interp = Interpreter::new(&module, &weights).unwrap();
+    let io = ClientIo::of(&module);
+
+    let (mut clear_state, mut state) = (ClearKvState::default(), KvState::default());
+    for step in 0..3 {
+        let x: Vec<f64> = (0..16)
+            .map(|i| ((i + 3 * step) as f64 * 0.37).sin())
+            .collect();
+        let expect = interp
+            .run(
+                &BTreeMap::from([("x".to_string(), x.clone())]),
+                &mut clear_state,
+            )
+            .unwrap();
+        let inputs =
+            BTreeMap::from([("x".to_string(), client.encrypt(&io.inputs[0], &x).unwrap())]);
+        let outputs = executor.run(&inputs, &mut state).unwrap();
+        for decl in &io.outputs {
+            let got = client.decrypt(decl, &outputs[&decl.name]).unwrap();
+            let want = &expect[&decl.name];
+            let err = got
+                .iter()
+                .zip(want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                err < 2f64.powi(-14),
+                "step {step}, output {}: max error {err:e}",
+                decl.name
+            );
+        }
+    }
+    assert_eq!(state.caches["k"].tokens, 3);
+}
+
+#[test]
+fn executor_rejects_other_parameters_and_missing_inputs() {
+    let module = Module::from_text(PROGRAM).unwrap();
+    let weights = weights();
+    let other = Arc::new(Parameters::named("INSECURE_N10").unwrap());
+    let eval = Evaluator::new(other, CpuBackend, Default::default());
+    assert!(matches!(
+        Executor::new(&module, &weights, eval, CpuBackend),
+        Err(RuntimeError::Plan { .. })
+    ));
+
+    let params = Arc::new(Parameters::new(module.params.clone()).unwrap());
+    let executor = Executor::new(
+        &module,
+        &weights,
+        Evaluator::new(params, CpuBackend, Default::default()),
+        CpuBackend,
+    )
+    .unwrap();
+    let err = executor
+        .run(&BTreeMap::new(), &mut KvState::default())
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("no ciphertext for input \"x\""),
+        "{err}"
+    );
+}
