@@ -1,5 +1,22 @@
 //! The CKKS parameter literal shared by the compiler (which chooses it) and the runtime (which validates it
-//! into checked parameters before generating keys).
+//! into checked parameters before generating keys), and the named sets we ship:
+//!
+//! | name | N | Q limbs (bits) | P limbs | scale | log2 QP | secret | 128-bit bound | secure |
+//! |---|---|---|---|---|---|---|---|---|
+//! | `N16_BOOT` | 2^16 | 25: 60, 9×45 (compute), 3×42 (SlotsToCoeffs), 8×60 (EvalMod), 4×56 (CoeffsToSlots) | 5×61 | 2^45 | 1600 | dense ternary | 1772 | yes |
+//! | `N15` | 2^15 | 15: 60, 14×45 | 3×61 | 2^45 | 873 | dense ternary | 881 | yes |
+//! | `INSECURE_N12` | 2^12 | 9: 60, 8×40 | 2×61 | 2^40 | 442 | dense ternary | 109 | **no** (tests only) |
+//! | `INSECURE_N10` | 2^10 | 4: 50, 3×40 | 1×61 | 2^40 | 231 | dense ternary | 27 | **no** (tests only) |
+//!
+//! The secure sets use a 2^45 scale: with a dense ternary secret at N = 2^16, a fresh public-key
+//! encryption carries ≈ 2^18 of noise in the slots and a rescale ≈ 2^14, so 2^40 would cap the
+//! precision of a product near 22 bits; 2^45 gives ≈ 26.
+//!
+//! Bounds: the Homomorphic Encryption Standard's 128-bit classical limits on log2(QP) for a uniform
+//! ternary secret (27, 54, 109, 218, 438, 881 for N = 2^10 … 2^15), extended to 1772 at N = 2^16 as
+//! in OpenFHE's `HEStd_128_classic` table. A fixed-Hamming-weight secret is rated secure only where a
+//! published estimate covers it: h ≥ 192 at N = 2^16 with log2(QP) ≤ 1546 (Lattigo's default sets).
+//! The runtime generates primes of these sizes (p ≡ 1 mod 2N, as close to 2^bits as possible).
 
 use serde::{Deserialize, Serialize};
 
@@ -45,5 +62,60 @@ impl CkksParamsLiteral {
     /// Bit size of the modulus dropped when rescaling at `level`, if that level exists.
     pub fn rescale_bits(&self, level: u32) -> Option<u32> {
         self.log_q.get(level as usize).copied()
+    }
+}
+
+/// The named parameter sets, as `(name, literal)`.
+pub fn named_sets() -> Vec<(&'static str, CkksParamsLiteral)> {
+    let chain = |parts: &[(usize, u32)]| {
+        parts
+            .iter()
+            .flat_map(|&(count, bits)| std::iter::repeat_n(bits, count))
+            .collect()
+    };
+    let lit = |log_n, log_q, log_p, log_default_scale| CkksParamsLiteral {
+        log_n,
+        log_q,
+        log_p,
+        log_default_scale,
+        secret: SecretDistribution::Dense,
+    };
+    vec![
+        (
+            "N16_BOOT",
+            lit(
+                16,
+                chain(&[(1, 60), (9, 45), (3, 42), (8, 60), (4, 56)]),
+                vec![61; 5],
+                45,
+            ),
+        ),
+        ("N15", lit(15, chain(&[(1, 60), (14, 45)]), vec![61; 3], 45)),
+        (
+            "INSECURE_N12",
+            lit(12, chain(&[(1, 60), (8, 40)]), vec![61; 2], 40),
+        ),
+        (
+            "INSECURE_N10",
+            lit(10, chain(&[(1, 50), (3, 40)]), vec![61], 40),
+        ),
+    ]
+}
+
+/// The largest log2(QP) that is 128-bit secure for this ring degree and secret, if known.
+pub fn security_bound(log_n: u32, secret: SecretDistribution) -> Option<u32> {
+    match secret {
+        SecretDistribution::Dense => match log_n {
+            10 => Some(27),
+            11 => Some(54),
+            12 => Some(109),
+            13 => Some(218),
+            14 => Some(438),
+            15 => Some(881),
+            16 => Some(1772),
+            _ => None,
+        },
+        SecretDistribution::FixedHamming(h) if log_n == 16 && h >= 192 => Some(1546),
+        SecretDistribution::FixedHamming(_) => None,
     }
 }
