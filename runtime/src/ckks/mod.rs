@@ -2,6 +2,7 @@
 //! [`params`] → [`keys`] → [`Encoder`] → [`Encryptor`]/[`Decryptor`] → [`Evaluator`] (levelled
 //! operations in `evaluator.rs`, key switching in `keyswitch.rs`) → [`serialize`].
 
+pub mod bootstrap;
 mod ciphertext;
 mod decryptor;
 mod encoder;

@@ -1,0 +1,142 @@
+//! Bootstrapping (full packing, `N/2` slots): ModRaise → CoeffsToSlots → EvalMod → SlotsToCoeffs.
+//!
+//! 1. [`Evaluator::mod_raise`]: the level-0 input (scale `Δ`) is re-embedded at the top level and its
+//!    scale relabelled `q_0`, so the slots hold the DFT of `(Δ·m + q_0·I)/q_0`.
+//! 2. CoeffsToSlots ([`dft::coeffs_to_slots`], one level, dense BSGS): `h = U^H·w/(2n)`, so that
+//!    `h + conj(h)` holds the low coefficients `Δm_k/q_0 + I_k` and `−i·(h − conj(h))` the high ones.
+//! 3. [`eval_mod::EvalMod`] on both real ciphertexts: `sin(2πx)` ≈ `2π·Δm_k/q_0`, landing exactly on
+//!    scale `Δ_out·q_0/(2π·Δ)`, which is then relabelled `Δ_out`: the slots hold `m_k`.
+//! 4. SlotsToCoeffs ([`dft::slots_to_coeffs`], one level): `U·(m_lo + i·m_hi)` = the message slots.
+//!
+//! `K` must bound `|I|`: with a secret of Hamming weight `h`, `|I_k| ≤ (h + 1)/2` always, so a
+//! sparse secret gives a deterministic bound. Depth: `2 + EvalMod depth`. Not yet here: the
+//! factored DFT with a level budget, sparse-slot packing, sparse-secret encapsulation, key caching
+//! and the secure `N16_BOOT` configuration.
+
+pub mod dft;
+pub mod eval_mod;
+mod mod_raise;
+
+use super::encoder::coeffs_to_poly;
+use super::linear::EncodedLinearTransform;
+use super::{Ciphertext, Encoder, Evaluator};
+use crate::{Result, RuntimeError};
+use cachemir_kernels::Backend;
+use eval_mod::EvalMod;
+use std::f64::consts::PI;
+
+/// Bootstrapping settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BootstrapConfig {
+    /// Bound `K` on `|x|` at the EvalMod input (see the module docs).
+    pub k: f64,
+    /// Degree of the scaled-cosine polynomial.
+    pub sine_degree: usize,
+    /// Double-angle steps.
+    pub double_angle: usize,
+    /// Scale of the refreshed ciphertext (usually the default scale).
+    pub output_scale: f64,
+}
+
+/// Precomputed bootstrapping material for one parameter set (the encoded DFT matrices).
+#[derive(Debug, Clone)]
+pub struct Bootstrapper {
+    config: BootstrapConfig,
+    eval_mod: EvalMod,
+    cts: EncodedLinearTransform,
+    stc: EncodedLinearTransform,
+    rotations: Vec<i64>,
+}
+
+impl Bootstrapper {
+    /// Builds and encodes the DFT matrices: CoeffsToSlots at the top level, SlotsToCoeffs at the
+    /// level EvalMod leaves.
+    pub fn new<B: Backend>(encoder: &Encoder<B>, config: BootstrapConfig) -> Result<Self> {
+        let params = encoder.params();
+        let n = params.max_slots();
+        let eval_mod = EvalMod::new(config.k, config.sine_degree, config.double_angle)?;
+        let top = params.max_level();
+        let needed = eval_mod.depth() + 2;
+        if top < needed {
+            return Err(RuntimeError::LevelTooLow {
+                op: "bootstrap",
+                needed,
+                level: top,
+            });
+        }
+        let cts_lt = dft::coeffs_to_slots(n, 0.5)?;
+        let stc_lt = dft::slots_to_coeffs(n)?;
+        let mut rotations: Vec<i64> = cts_lt
+            .rotation_steps()
+            .into_iter()
+            .chain(stc_lt.rotation_steps())
+            .collect();
+        rotations.sort_unstable();
+        rotations.dedup();
+        Ok(Self {
+            cts: cts_lt.encode(encoder, top)?,
+            stc: stc_lt.encode(encoder, top - 1 - eval_mod.depth())?,
+            eval_mod,
+            config,
+            rotations,
+        })
+    }
+
+    /// Rotation steps whose keys bootstrapping needs (plus conjugation).
+    pub fn rotation_steps(&self) -> &[i64] {
+        &self.rotations
+    }
+
+    /// Levels consumed from the top: CoeffsToSlots, EvalMod, SlotsToCoeffs.
+    pub fn depth(&self) -> usize {
+        self.eval_mod.depth() + 2
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &BootstrapConfig {
+        &self.config
+    }
+}
+
+impl<B: Backend> Evaluator<B> {
+    /// Multiplies every slot by `±i` (the monomial `±X^{N/2}`): exact, no level, scale unchanged.
+    fn mul_by_i(&self, ct: &Ciphertext, negate: bool) -> Ciphertext {
+        let n = self.params.n();
+        let mut coeffs = vec![0f64; n];
+        coeffs[n / 2] = if negate { -1.0 } else { 1.0 };
+        let mono = coeffs_to_poly(&self.params, &self.backend, &coeffs, ct.level());
+        let mut out = ct.clone();
+        out.polys
+            .iter_mut()
+            .for_each(|p| self.backend.mul_assign(self.params.ring(), p, &mono));
+        out
+    }
+
+    /// Refreshes a full-packing ciphertext: returns it at level `max_level − depth` with scale
+    /// `config.output_scale`. Needs the [`Bootstrapper::rotation_steps`] keys and conjugation.
+    pub fn bootstrap(&self, ct: &Ciphertext, boot: &Bootstrapper) -> Result<Ciphertext> {
+        let n = self.params.max_slots();
+        if ct.slots() != n {
+            return Err(RuntimeError::SlotMismatch {
+                op: "bootstrap (full packing only)",
+                left: ct.slots(),
+                right: n,
+            });
+        }
+        let delta_in = ct.scale();
+        let q0 = self.params.q()[0] as f64;
+        let mut raised = self.mod_raise(&self.drop_to_level(ct, 0)?, self.params.max_level())?;
+        raised.set_scale(q0);
+        let h = self.linear_transform(&raised, &boot.cts)?;
+        let hc = self.conjugate(&h)?;
+        let re = self.add(&h, &hc)?;
+        let im = self.mul_by_i(&self.sub(&h, &hc)?, true);
+        let target = boot.config.output_scale * q0 / (2.0 * PI * delta_in);
+        let mut re = boot.eval_mod.evaluate(self, &re, target)?;
+        let mut im = boot.eval_mod.evaluate(self, &im, target)?;
+        re.set_scale(boot.config.output_scale);
+        im.set_scale(boot.config.output_scale);
+        let z = self.add(&re, &self.mul_by_i(&im, false))?;
+        self.linear_transform(&z, &boot.stc)
+    }
+}

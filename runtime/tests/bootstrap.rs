@@ -1,0 +1,87 @@
+//! Full-packing bootstrapping at an insecure toy set: N = 2^10 (512 slots), secret of Hamming
+//! weight 32 (so `|I| ≤ 16.5` and `K = 17` is a certain bound), chain `q_0` 60 bits | 2 × 40-bit
+//! computation levels | 12 × 60-bit bootstrapping levels (SlotsToCoeffs 1, EvalMod 10,
+//! CoeffsToSlots 1), scale 2^40. Values uniform in [−1, 1] (real and imaginary parts).
+
+use cachemir_kernels::CpuBackend;
+use cachemir_runtime::ckks::bootstrap::eval_mod::EvalMod;
+use cachemir_runtime::ckks::bootstrap::{BootstrapConfig, Bootstrapper};
+use cachemir_runtime::ckks::{
+    Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters, ParametersLiteral,
+    SecretDistribution,
+};
+use num_complex::Complex64;
+use std::f64::consts::PI;
+use std::sync::Arc;
+
+fn random(n: usize, seed: u64) -> Vec<Complex64> {
+    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+    let mut next = || {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    };
+    (0..n).map(|_| Complex64::new(next(), next())).collect()
+}
+
+fn config() -> BootstrapConfig {
+    BootstrapConfig {
+        k: 17.0,
+        sine_degree: 31,
+        double_angle: 4,
+        output_scale: 2f64.powi(40),
+    }
+}
+
+#[test]
+fn eval_mod_plaintext_model_is_a_sine() {
+    let c = config();
+    let m = EvalMod::new(c.k, c.sine_degree, c.double_angle).unwrap();
+    let worst = (0..=20_000)
+        .map(|i| -c.k + 2.0 * c.k * i as f64 / 20_000.0)
+        .map(|x| (m.eval_plain(x) - (2.0 * PI * x).sin()).abs())
+        .fold(0.0, f64::max);
+    assert!(worst < 1e-12, "{worst:e}");
+    assert_eq!(m.depth(), 10);
+}
+
+#[test]
+fn full_slot_bootstrap_refreshes_a_level_zero_ciphertext() {
+    let lit = ParametersLiteral {
+        log_n: 10,
+        log_q: [60, 40, 40].into_iter().chain([60; 12]).collect(),
+        log_p: vec![61, 61, 61],
+        log_default_scale: 40,
+        secret: SecretDistribution::FixedHamming(32),
+    };
+    let params = Arc::new(Parameters::new(lit).unwrap());
+    let encoder = Encoder::new(params.clone(), CpuBackend);
+    let boot = Bootstrapper::new(&encoder, config()).unwrap();
+    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
+    let sk = kg.secret_key();
+    let keys = Arc::new(
+        kg.evaluation_keys(&sk, boot.rotation_steps(), true)
+            .unwrap(),
+    );
+    let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());
+    let decryptor = Decryptor::new(params.clone(), CpuBackend, sk);
+    let eval = Evaluator::new(params.clone(), CpuBackend, keys);
+
+    let z = random(params.max_slots(), 9);
+    let ct = encryptor.encrypt(&encoder.encode(&z, 0, params.default_scale()).unwrap());
+    let out = eval.bootstrap(&ct, &boot).unwrap();
+    assert_eq!(out.level(), params.max_level() - boot.depth());
+    assert_eq!(out.level(), 2, "two computation levels left");
+    assert_eq!(out.scale(), config().output_scale);
+    let got = encoder.decode(&decryptor.decrypt(&out));
+    let errs: Vec<f64> = got.iter().zip(&z).map(|(g, w)| (g - w).norm()).collect();
+    let mean = errs.iter().sum::<f64>() / errs.len() as f64;
+    let worst = errs.iter().copied().fold(0.0, f64::max);
+    eprintln!(
+        "bootstrap N=2^10: {:.1} bits mean, {:.1} bits worst slot",
+        -mean.log2(),
+        -worst.log2()
+    );
+    assert!(-worst.log2() >= 15.0, "worst {:.1} bits", -worst.log2());
+}
