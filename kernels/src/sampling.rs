@@ -62,6 +62,14 @@ impl Sampler {
         RnsPoly::from_raw(n, primes.to_vec(), data, Form::Eval)
     }
 
+    /// `n` reals uniform in `[lo, hi)`: test vectors and benchmark inputs (seed with
+    /// [`Sampler::from_seed`] to reproduce them).
+    pub fn uniform_reals(&mut self, n: usize, lo: f64, hi: f64) -> Vec<f64> {
+        (0..n)
+            .map(|_| lo + (hi - lo) * self.rng.random::<f64>())
+            .collect()
+    }
+
     /// Dense ternary coefficients: each of −1, 0, 1 with probability 1/3.
     pub fn ternary(&mut self, n: usize) -> Vec<i64> {
         (0..n)

@@ -118,19 +118,6 @@ fn median_ms(runs: usize, mut f: impl FnMut()) -> f64 {
     times[times.len() / 2]
 }
 
-fn uniform_slots(sampler: &mut Sampler, n: usize) -> Vec<f64> {
-    let seed = sampler.seed();
-    let mut state = u64::from_le_bytes(seed[..8].try_into().expect("8 bytes")) | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        })
-        .collect()
-}
-
 fn mean_bits(got: &[num_complex::Complex64], expect: &[f64]) -> f64 {
     let mean = got
         .iter()
@@ -171,8 +158,8 @@ pub fn primitives(
 
     let mut sampler = Sampler::from_os();
     let (x, y) = (
-        uniform_slots(&mut sampler, slots),
-        uniform_slots(&mut sampler, slots),
+        sampler.uniform_reals(slots, -1.0, 1.0),
+        sampler.uniform_reals(slots, -1.0, 1.0),
     );
 
     progress("timing");

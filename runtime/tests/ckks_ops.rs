@@ -3,7 +3,7 @@
 //! −log2 of the largest slot error, values uniform in [−1, 1] (real and imaginary parts). Fresh
 //! encryptions at this size measure about 24 bits worst-slot (27 mean); thresholds leave ~2 bits of margin.
 
-use cachemir_kernels::CpuBackend;
+use cachemir_kernels::{CpuBackend, Sampler};
 use cachemir_runtime::ckks::{
     Ciphertext, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters, SecretKey,
 };
@@ -38,15 +38,12 @@ fn ctx() -> Ctx {
     }
 }
 
-fn random(n: usize, seed: u64) -> Vec<Complex64> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    };
-    (0..n).map(|_| Complex64::new(next(), next())).collect()
+fn random(n: usize, seed: u8) -> Vec<Complex64> {
+    let parts = Sampler::from_seed([seed; 32]).uniform_reals(2 * n, -1.0, 1.0);
+    parts
+        .chunks(2)
+        .map(|p| Complex64::new(p[0], p[1]))
+        .collect()
 }
 
 impl Ctx {
@@ -201,7 +198,7 @@ fn multiplicative_ops_with_rescale() {
 fn rotations_conjugation_and_hoisting() {
     let mut c = ctx();
     for slots in [c.params.max_slots(), 256, 8] {
-        let x = random(slots, slots as u64);
+        let x = random(slots, slots.trailing_zeros() as u8);
         let cx = c.encrypt(&x, 3);
         for &step in &ROTATIONS {
             let expect = slot_map(&x, |i| {

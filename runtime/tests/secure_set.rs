@@ -2,7 +2,7 @@
 //!
 //! `cargo test --release -p cachemir-runtime --test secure_set -- --ignored`
 
-use cachemir_kernels::CpuBackend;
+use cachemir_kernels::{CpuBackend, Sampler};
 use cachemir_runtime::ckks::{Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters};
 use std::sync::Arc;
 
@@ -22,15 +22,9 @@ fn secure_set_mul_and_rotate_precision() {
     let decryptor = Decryptor::new(params.clone(), CpuBackend, sk);
     let eval = Evaluator::new(params.clone(), CpuBackend, keys);
     let slots = params.max_slots();
-    let mut state = 0x2545_f491_4f6c_dd1du64;
-    let mut uniform = || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        (state >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    };
-    let x: Vec<f64> = (0..slots).map(|_| uniform()).collect();
-    let y: Vec<f64> = (0..slots).map(|_| uniform()).collect();
+    let mut sampler = Sampler::from_seed([7; 32]);
+    let x = sampler.uniform_reals(slots, -1.0, 1.0);
+    let y = sampler.uniform_reals(slots, -1.0, 1.0);
     // Level 9 is the top of the 45-bit compute chain (q_1 … q_9); bootstrapping primes sit above it.
     let level = 9;
     let scale = params.default_scale();

@@ -246,15 +246,13 @@ mod tests {
         )
     }
 
-    fn random_slots(n: usize, seed: u64) -> Vec<Complex64> {
-        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-        let mut next = || {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        };
-        (0..n).map(|_| Complex64::new(next(), next())).collect()
+    fn random_slots(n: usize, seed: u8) -> Vec<Complex64> {
+        let parts =
+            cachemir_kernels::Sampler::from_seed([seed; 32]).uniform_reals(2 * n, -1.0, 1.0);
+        parts
+            .chunks(2)
+            .map(|p| Complex64::new(p[0], p[1]))
+            .collect()
     }
 
     /// The oracle: slot j = m(ζ^{5^j}) / Δ evaluated naively from the integer coefficients.
@@ -263,7 +261,7 @@ mod tests {
         let enc = encoder();
         let n = enc.params().n();
         for slots in [1usize, 4, n / 2] {
-            let z = random_slots(slots, slots as u64);
+            let z = random_slots(slots, slots.trailing_zeros() as u8);
             let scale = 2f64.powi(30);
             let pt = enc.encode(&z, 2, scale).unwrap();
             let coeffs = enc.poly_to_coeffs(&pt.poly);
