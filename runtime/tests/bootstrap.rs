@@ -25,8 +25,9 @@ fn random(n: usize, seed: u64) -> Vec<Complex64> {
     (0..n).map(|_| Complex64::new(next(), next())).collect()
 }
 
-fn config() -> BootstrapConfig {
+fn config(slots: usize) -> BootstrapConfig {
     BootstrapConfig {
+        slots,
         k: 17.0,
         sine_degree: 31,
         double_angle: 4,
@@ -36,7 +37,7 @@ fn config() -> BootstrapConfig {
 
 #[test]
 fn eval_mod_plaintext_model_is_a_sine() {
-    let c = config();
+    let c = config(512);
     let m = EvalMod::new(c.k, c.sine_degree, c.double_angle).unwrap();
     let worst = (0..=20_000)
         .map(|i| -c.k + 2.0 * c.k * i as f64 / 20_000.0)
@@ -47,7 +48,7 @@ fn eval_mod_plaintext_model_is_a_sine() {
 }
 
 #[test]
-fn full_slot_bootstrap_refreshes_a_level_zero_ciphertext() {
+fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
     let lit = ParametersLiteral {
         log_n: 10,
         log_q: [60, 40, 40].into_iter().chain([60; 12]).collect(),
@@ -57,31 +58,52 @@ fn full_slot_bootstrap_refreshes_a_level_zero_ciphertext() {
     };
     let params = Arc::new(Parameters::new(lit).unwrap());
     let encoder = Encoder::new(params.clone(), CpuBackend);
-    let boot = Bootstrapper::new(&encoder, config()).unwrap();
+    let sparse = 16;
+    let boots = [
+        Bootstrapper::new(&encoder, config(params.max_slots())).unwrap(),
+        Bootstrapper::new(&encoder, config(sparse)).unwrap(),
+    ];
+    let steps: Vec<i64> = boots
+        .iter()
+        .flat_map(|b| b.rotation_steps().iter().copied())
+        .collect();
     let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
     let sk = kg.secret_key();
-    let keys = Arc::new(
-        kg.evaluation_keys(&sk, boot.rotation_steps(), true)
-            .unwrap(),
-    );
+    let keys = Arc::new(kg.evaluation_keys(&sk, &steps, true).unwrap());
     let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());
     let decryptor = Decryptor::new(params.clone(), CpuBackend, sk);
     let eval = Evaluator::new(params.clone(), CpuBackend, keys);
 
-    let z = random(params.max_slots(), 9);
-    let ct = encryptor.encrypt(&encoder.encode(&z, 0, params.default_scale()).unwrap());
-    let out = eval.bootstrap(&ct, &boot).unwrap();
-    assert_eq!(out.level(), params.max_level() - boot.depth());
-    assert_eq!(out.level(), 2, "two computation levels left");
-    assert_eq!(out.scale(), config().output_scale);
-    let got = encoder.decode(&decryptor.decrypt(&out));
-    let errs: Vec<f64> = got.iter().zip(&z).map(|(g, w)| (g - w).norm()).collect();
-    let mean = errs.iter().sum::<f64>() / errs.len() as f64;
-    let worst = errs.iter().copied().fold(0.0, f64::max);
-    eprintln!(
-        "bootstrap N=2^10: {:.1} bits mean, {:.1} bits worst slot",
-        -mean.log2(),
-        -worst.log2()
-    );
-    assert!(-worst.log2() >= 15.0, "worst {:.1} bits", -worst.log2());
+    for boot in &boots {
+        let slots = boot.config().slots;
+        let z = random(slots, 9);
+        let ct = encryptor.encrypt(&encoder.encode(&z, 0, params.default_scale()).unwrap());
+        let out = eval.bootstrap(&ct, boot).unwrap();
+        assert_eq!(out.level(), params.max_level() - boot.depth());
+        assert_eq!(out.level(), 2, "two computation levels left");
+        assert_eq!(out.scale(), config(slots).output_scale);
+        assert_eq!(out.slots(), slots);
+        let got = encoder.decode(&decryptor.decrypt(&out));
+        let errs: Vec<f64> = got.iter().zip(&z).map(|(g, w)| (g - w).norm()).collect();
+        let mean = errs.iter().sum::<f64>() / errs.len() as f64;
+        let worst = errs.iter().copied().fold(0.0, f64::max);
+        eprintln!(
+            "bootstrap N=2^10, {slots} slots: {:.1} bits mean, {:.1} bits worst slot",
+            -mean.log2(),
+            -worst.log2()
+        );
+        assert!(
+            -mean.log2() >= 19.0,
+            "{slots} slots: mean {:.1} bits",
+            -mean.log2()
+        );
+        assert!(
+            -worst.log2() >= 15.5,
+            "{slots} slots: worst {:.1} bits",
+            -worst.log2()
+        );
+    }
+    // A ciphertext of another slot count is refused.
+    let other = encryptor.encrypt(&encoder.encode(&random(32, 1), 0, 2f64.powi(40)).unwrap());
+    assert!(eval.bootstrap(&other, &boots[1]).is_err());
 }

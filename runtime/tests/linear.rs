@@ -135,7 +135,7 @@ fn dense_matrix_at_sparse_slots_and_forced_giant_step() {
         .iter()
         .map(|row| row.iter().zip(&x).map(|(a, b)| a * b).sum())
         .collect();
-    for giant in [None, Some(1), Some(64)] {
+    for giant in [None, Some(2)] {
         let lt = LinearTransform::from_dense(&matrix, giant).unwrap();
         assert_eq!(lt.diagonal_indices().count(), n);
         let steps = lt.rotation_steps();

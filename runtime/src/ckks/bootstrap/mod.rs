@@ -1,7 +1,12 @@
-//! Bootstrapping (full packing, `N/2` slots): ModRaise → CoeffsToSlots → EvalMod → SlotsToCoeffs.
+//! Bootstrapping of `n` slots (`n ≤ N/2` a power of two): ModRaise → (SubSum) → CoeffsToSlots →
+//! EvalMod → SlotsToCoeffs.
 //!
 //! 1. [`Evaluator::mod_raise`]: the level-0 input (scale `Δ`) is re-embedded at the top level and its
 //!    scale relabelled `q_0`, so the slots hold the DFT of `(Δ·m + q_0·I)/q_0`.
+//! 1b. Sparse packing (`n < N/2`, gap `N/2n`): `q_0·I` has every coefficient, not only the multiples
+//!    of the gap the `n`-slot encoding uses. SubSum (the trace to `Z[X^{gap}]`:
+//!    `ct += rot_{n·2^j}(ct)` for `2^j < gap`) keeps exactly those, multiplied by the gap, which
+//!    CoeffsToSlots divides out. For `n` slots the DFT is the same matrix of size `n`.
 //! 2. CoeffsToSlots ([`dft::coeffs_to_slots`], one level, dense BSGS): `h = U^H·w/(2n)`, so that
 //!    `h + conj(h)` holds the low coefficients `Δm_k/q_0 + I_k` and `−i·(h − conj(h))` the high ones.
 //! 3. [`eval_mod::EvalMod`] on both real ciphertexts: `sin(2πx)` ≈ `2π·Δm_k/q_0`, landing exactly on
@@ -10,7 +15,7 @@
 //!
 //! `K` must bound `|I|`: with a secret of Hamming weight `h`, `|I_k| ≤ (h + 1)/2` always, so a
 //! sparse secret gives a deterministic bound. Depth: `2 + EvalMod depth`. Not yet here: the
-//! factored DFT with a level budget, sparse-slot packing, sparse-secret encapsulation, key caching
+//! factored DFT with a level budget, sparse-secret encapsulation, key caching
 //! and the secure `N16_BOOT` configuration.
 
 pub mod dft;
@@ -36,6 +41,8 @@ pub struct BootstrapConfig {
     pub double_angle: usize,
     /// Scale of the refreshed ciphertext (usually the default scale).
     pub output_scale: f64,
+    /// Slots `n` of the ciphertexts to refresh (a power of two ≤ N/2).
+    pub slots: usize,
 }
 
 /// Precomputed bootstrapping material for one parameter set (the encoded DFT matrices).
@@ -46,6 +53,8 @@ pub struct Bootstrapper {
     cts: EncodedLinearTransform,
     stc: EncodedLinearTransform,
     rotations: Vec<i64>,
+    /// SubSum rotation steps (empty for full packing).
+    sub_sum: Vec<i64>,
 }
 
 impl Bootstrapper {
@@ -53,7 +62,14 @@ impl Bootstrapper {
     /// level EvalMod leaves.
     pub fn new<B: Backend>(encoder: &Encoder<B>, config: BootstrapConfig) -> Result<Self> {
         let params = encoder.params();
-        let n = params.max_slots();
+        let n = config.slots;
+        if n == 0 || !n.is_power_of_two() || n > params.max_slots() {
+            return Err(RuntimeError::InvalidSlots {
+                slots: n,
+                max: params.max_slots(),
+            });
+        }
+        let gap = params.max_slots() / n;
         let eval_mod = EvalMod::new(config.k, config.sine_degree, config.double_angle)?;
         let top = params.max_level();
         let needed = eval_mod.depth() + 2;
@@ -64,12 +80,14 @@ impl Bootstrapper {
                 level: top,
             });
         }
-        let cts_lt = dft::coeffs_to_slots(n, 0.5)?;
+        let cts_lt = dft::coeffs_to_slots(n, 0.5 / gap as f64)?;
+        let sub_sum: Vec<i64> = (0..gap.trailing_zeros()).map(|j| (n << j) as i64).collect();
         let stc_lt = dft::slots_to_coeffs(n)?;
         let mut rotations: Vec<i64> = cts_lt
             .rotation_steps()
             .into_iter()
             .chain(stc_lt.rotation_steps())
+            .chain(sub_sum.iter().copied())
             .collect();
         rotations.sort_unstable();
         rotations.dedup();
@@ -79,6 +97,7 @@ impl Bootstrapper {
             eval_mod,
             config,
             rotations,
+            sub_sum,
         })
     }
 
@@ -112,13 +131,13 @@ impl<B: Backend> Evaluator<B> {
         out
     }
 
-    /// Refreshes a full-packing ciphertext: returns it at level `max_level − depth` with scale
+    /// Refreshes a ciphertext of `config.slots` slots: returns it at level `max_level − depth` with scale
     /// `config.output_scale`. Needs the [`Bootstrapper::rotation_steps`] keys and conjugation.
     pub fn bootstrap(&self, ct: &Ciphertext, boot: &Bootstrapper) -> Result<Ciphertext> {
-        let n = self.params.max_slots();
+        let n = boot.config.slots;
         if ct.slots() != n {
             return Err(RuntimeError::SlotMismatch {
-                op: "bootstrap (full packing only)",
+                op: "bootstrap",
                 left: ct.slots(),
                 right: n,
             });
@@ -127,6 +146,10 @@ impl<B: Backend> Evaluator<B> {
         let q0 = self.params.q()[0] as f64;
         let mut raised = self.mod_raise(&self.drop_to_level(ct, 0)?, self.params.max_level())?;
         raised.set_scale(q0);
+        for &step in &boot.sub_sum {
+            let rotated = self.rotate(&raised, step)?;
+            self.add_assign(&mut raised, &rotated)?;
+        }
         let h = self.linear_transform(&raised, &boot.cts)?;
         let hc = self.conjugate(&h)?;
         let re = self.add(&h, &hc)?;
