@@ -3,7 +3,8 @@
 //!
 //! 1. [`Evaluator::mod_raise`]: the level-0 input (scale `Δ`) is re-embedded at the top level and its
 //!    scale relabelled `q_0`, so the slots hold the DFT of `(Δ·m + q_0·I)/q_0`.
-//! 1b. Sparse packing (`n < N/2`, gap `N/2n`): `q_0·I` has every coefficient, not only the multiples
+//!
+//!    Sparse packing (`n < N/2`, gap `N/2n`): `q_0·I` has every coefficient, not only the multiples
 //!    of the gap the `n`-slot encoding uses. SubSum (the trace to `Z[X^{gap}]`:
 //!    `ct += rot_{n·2^j}(ct)` for `2^j < gap`) keeps exactly those, multiplied by the gap, which
 //!    CoeffsToSlots divides out. For `n` slots the DFT is the same matrix of size `n`.
