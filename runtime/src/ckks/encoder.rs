@@ -9,6 +9,7 @@ use super::{Parameters, Plaintext};
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{Backend, Modulus, RnsPoly};
 use num_complex::Complex64;
+use rayon::prelude::*;
 use std::f64::consts::PI;
 use std::sync::Arc;
 
@@ -47,11 +48,15 @@ pub(crate) fn coeffs_to_poly<B: Backend>(
     let ring = params.ring();
     let n = params.n();
     let primes = ring.q_indices(level);
-    let mut data = Vec::with_capacity(n * primes.len());
-    for &p in &primes {
-        let m = ring.modulus(p);
-        data.extend(coeffs.iter().map(|&c| residue_of(c, m)));
-    }
+    let mut data = vec![0u64; n * primes.len()];
+    data.par_chunks_mut(n)
+        .zip(primes.par_iter())
+        .for_each(|(limb, &p)| {
+            let m = ring.modulus(p);
+            limb.iter_mut()
+                .zip(coeffs)
+                .for_each(|(r, &c)| *r = residue_of(c, m));
+        });
     let mut poly = RnsPoly::from_raw(n, primes, data, cachemir_kernels::Form::Coeff);
     backend.to_eval(ring, &mut poly);
     poly
@@ -181,7 +186,8 @@ impl<B: Backend> Encoder<B> {
     /// primes, exact for magnitudes below `q_0·q_1/2`).
     pub(crate) fn poly_to_coeffs(&self, poly: &RnsPoly) -> Vec<f64> {
         let ring = self.params.ring();
-        let mut p = poly.clone();
+        // Two primes carry the message: transform only those.
+        let mut p = poly.select_limbs(&(0..poly.limb_count().min(2)).collect::<Vec<_>>());
         self.backend.to_coeff(ring, &mut p);
         let m0 = ring.modulus(p.primes()[0]);
         if p.limb_count() == 1 {
