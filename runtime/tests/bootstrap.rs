@@ -1,7 +1,7 @@
-//! Full-packing bootstrapping at an insecure toy set: N = 2^10 (512 slots), secret of Hamming
-//! weight 32 (so `|I| ≤ 16.5` and `K = 17` is a certain bound), chain `q_0` 60 bits | 2 × 40-bit
-//! computation levels | 12 × 60-bit bootstrapping levels (SlotsToCoeffs 1, EvalMod 10,
-//! CoeffsToSlots 1), scale 2^40. Values uniform in [−1, 1] (real and imaginary parts).
+//! Full- and sparse-packing bootstrapping at an insecure toy set: N = 2^10 (512 slots), secret of
+//! Hamming weight 32 (so `|I| ≤ 16.5` and `K = 17` is a certain bound), chain `q_0` 60 bits | 2 × 40-bit
+//! computation levels | 14 × 60-bit bootstrapping levels (SlotsToCoeffs 2, EvalMod 10,
+//! CoeffsToSlots 2), scale 2^40. Values uniform in [−1, 1] (real and imaginary parts).
 
 use cachemir_kernels::CpuBackend;
 use cachemir_runtime::ckks::bootstrap::eval_mod::EvalMod;
@@ -28,6 +28,8 @@ fn random(n: usize, seed: u64) -> Vec<Complex64> {
 fn config(slots: usize) -> BootstrapConfig {
     BootstrapConfig {
         slots,
+        cts_budget: 2,
+        stc_budget: 2,
         k: 17.0,
         sine_degree: 31,
         double_angle: 4,
@@ -51,7 +53,7 @@ fn eval_mod_plaintext_model_is_a_sine() {
 fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
     let lit = ParametersLiteral {
         log_n: 10,
-        log_q: [60, 40, 40].into_iter().chain([60; 12]).collect(),
+        log_q: [60, 40, 40].into_iter().chain([60; 14]).collect(),
         log_p: vec![61, 61, 61],
         log_default_scale: 40,
         secret: SecretDistribution::FixedHamming(32),

@@ -163,6 +163,52 @@ impl LinearTransform {
             .collect()
     }
 
+    /// `self ∘ first` (apply `first`, then `self`) on the same slots, by diagonals:
+    /// `B·(A·x) = Σ_{k,l} (b_k ⊙ rot_k(a_l)) ⊙ rot_{k+l}(x)`. The giant step is re-chosen.
+    pub fn compose(&self, first: &LinearTransform) -> Result<LinearTransform> {
+        if self.slots != first.slots {
+            return Err(RuntimeError::SlotMismatch {
+                op: "linear transform compose",
+                left: self.slots,
+                right: first.slots,
+            });
+        }
+        let n = self.slots;
+        let mut out: BTreeMap<usize, Vec<Complex64>> = BTreeMap::new();
+        for (&k, b) in &self.diagonals {
+            for (&l, a) in &first.diagonals {
+                let d = out
+                    .entry((k + l) % n)
+                    .or_insert_with(|| vec![Complex64::new(0.0, 0.0); n]);
+                for t in 0..n {
+                    d[t] += b[t] * a[(t + k) % n];
+                }
+            }
+        }
+        Self::new(n, out.into_iter().map(|(k, d)| (k as i64, d)), None)
+    }
+
+    /// `factor·M`.
+    pub fn scaled(mut self, factor: Complex64) -> Self {
+        self.diagonals
+            .values_mut()
+            .flatten()
+            .for_each(|z| *z *= factor);
+        self
+    }
+
+    /// `M·x` in cleartext, by diagonals (the reference model of [`Evaluator::linear_transform`]).
+    pub fn apply_plain(&self, x: &[Complex64]) -> Vec<Complex64> {
+        let n = self.slots;
+        let mut y = vec![Complex64::new(0.0, 0.0); n];
+        for (&k, d) in &self.diagonals {
+            for t in 0..n {
+                y[t] += d[t] * x[(t + k) % n];
+            }
+        }
+        y
+    }
+
     /// Encodes the pre-rotated diagonals at `level`, scale `q_level`.
     pub fn encode<B: Backend>(
         &self,

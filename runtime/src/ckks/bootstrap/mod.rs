@@ -8,16 +8,19 @@
 //!    of the gap the `n`-slot encoding uses. SubSum (the trace to `Z[X^{gap}]`:
 //!    `ct += rot_{n·2^j}(ct)` for `2^j < gap`) keeps exactly those, multiplied by the gap, which
 //!    CoeffsToSlots divides out. For `n` slots the DFT is the same matrix of size `n`.
-//! 2. CoeffsToSlots ([`dft::coeffs_to_slots`], one level, dense BSGS): `h = U^H·w/(2n)`, so that
-//!    `h + conj(h)` holds the low coefficients `Δm_k/q_0 + I_k` and `−i·(h − conj(h))` the high ones.
+//! 2. CoeffsToSlots ([`dft::coeffs_to_slots`], `cts_budget` levels of BSGS transforms):
+//!    `h = BitRev(U^{−1}·w)/2`, so that `h + conj(h)` holds the low coefficients `Δm_k/q_0 + I_k`
+//!    and `−i·(h − conj(h))` the high ones (in bit-reversed slot order).
 //! 3. [`eval_mod::EvalMod`] on both real ciphertexts: `sin(2πx)` ≈ `2π·Δm_k/q_0`, landing exactly on
 //!    scale `Δ_out·q_0/(2π·Δ)`, which is then relabelled `Δ_out`: the slots hold `m_k`.
-//! 4. SlotsToCoeffs ([`dft::slots_to_coeffs`], one level): `U·(m_lo + i·m_hi)` = the message slots.
+//! 4. SlotsToCoeffs ([`dft::slots_to_coeffs`], `stc_budget` levels): `U·BitRev(m_lo + i·m_hi)` =
+//!    the message slots.
 //!
 //! `K` must bound `|I|`: with a secret of Hamming weight `h`, `|I_k| ≤ (h + 1)/2` always, so a
-//! sparse secret gives a deterministic bound. Depth: `2 + EvalMod depth`. Not yet here: the
-//! factored DFT with a level budget, sparse-secret encapsulation, key caching
-//! and the secure `N16_BOOT` configuration.
+//! sparse secret gives a deterministic bound. Depth: `cts_budget + EvalMod depth + stc_budget`.
+//! Not yet here: sparse-secret encapsulation (so a dense main secret can be refreshed with a small
+//! `K`), the arcsine correction, refreshing two real ciphertexts as one, key caching, and a
+//! configuration for the secure `N16_BOOT` set.
 
 pub mod dft;
 pub mod eval_mod;
@@ -44,6 +47,10 @@ pub struct BootstrapConfig {
     pub output_scale: f64,
     /// Slots `n` of the ciphertexts to refresh (a power of two ≤ N/2).
     pub slots: usize,
+    /// Levels for CoeffsToSlots (1 ..= log2 n; the butterfly stages are merged into this many).
+    pub cts_budget: usize,
+    /// Levels for SlotsToCoeffs (1 ..= log2 n).
+    pub stc_budget: usize,
 }
 
 /// Precomputed bootstrapping material for one parameter set (the encoded DFT matrices).
@@ -51,8 +58,8 @@ pub struct BootstrapConfig {
 pub struct Bootstrapper {
     config: BootstrapConfig,
     eval_mod: EvalMod,
-    cts: EncodedLinearTransform,
-    stc: EncodedLinearTransform,
+    cts: Vec<EncodedLinearTransform>,
+    stc: Vec<EncodedLinearTransform>,
     rotations: Vec<i64>,
     /// SubSum rotation steps (empty for full packing).
     sub_sum: Vec<i64>,
@@ -73,7 +80,7 @@ impl Bootstrapper {
         let gap = params.max_slots() / n;
         let eval_mod = EvalMod::new(config.k, config.sine_degree, config.double_angle)?;
         let top = params.max_level();
-        let needed = eval_mod.depth() + 2;
+        let needed = eval_mod.depth() + config.cts_budget + config.stc_budget;
         if top < needed {
             return Err(RuntimeError::LevelTooLow {
                 op: "bootstrap",
@@ -81,20 +88,31 @@ impl Bootstrapper {
                 level: top,
             });
         }
-        let cts_lt = dft::coeffs_to_slots(n, 0.5 / gap as f64)?;
+        let cts_lt = dft::coeffs_to_slots(n, 0.5 / gap as f64, config.cts_budget)?;
         let sub_sum: Vec<i64> = (0..gap.trailing_zeros()).map(|j| (n << j) as i64).collect();
-        let stc_lt = dft::slots_to_coeffs(n)?;
+        let stc_lt = dft::slots_to_coeffs(n, config.stc_budget)?;
         let mut rotations: Vec<i64> = cts_lt
-            .rotation_steps()
-            .into_iter()
-            .chain(stc_lt.rotation_steps())
+            .iter()
+            .chain(&stc_lt)
+            .flat_map(|t| t.rotation_steps())
             .chain(sub_sum.iter().copied())
             .collect();
+        let stc_top = top - config.cts_budget - eval_mod.depth();
+        let cts = cts_lt
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.encode(encoder, top - i))
+            .collect::<Result<Vec<_>>>()?;
+        let stc = stc_lt
+            .iter()
+            .enumerate()
+            .map(|(i, t)| t.encode(encoder, stc_top - i))
+            .collect::<Result<Vec<_>>>()?;
         rotations.sort_unstable();
         rotations.dedup();
         Ok(Self {
-            cts: cts_lt.encode(encoder, top)?,
-            stc: stc_lt.encode(encoder, top - 1 - eval_mod.depth())?,
+            cts,
+            stc,
             eval_mod,
             config,
             rotations,
@@ -109,7 +127,7 @@ impl Bootstrapper {
 
     /// Levels consumed from the top: CoeffsToSlots, EvalMod, SlotsToCoeffs.
     pub fn depth(&self) -> usize {
-        self.eval_mod.depth() + 2
+        self.eval_mod.depth() + self.cts.len() + self.stc.len()
     }
 
     /// The settings.
@@ -151,7 +169,10 @@ impl<B: Backend> Evaluator<B> {
             let rotated = self.rotate(&raised, step)?;
             self.add_assign(&mut raised, &rotated)?;
         }
-        let h = self.linear_transform(&raised, &boot.cts)?;
+        let mut h = raised;
+        for t in &boot.cts {
+            h = self.linear_transform(&h, t)?;
+        }
         let hc = self.conjugate(&h)?;
         let re = self.add(&h, &hc)?;
         let im = self.mul_by_i(&self.sub(&h, &hc)?, true);
@@ -160,7 +181,10 @@ impl<B: Backend> Evaluator<B> {
         let mut im = boot.eval_mod.evaluate(self, &im, target)?;
         re.set_scale(boot.config.output_scale);
         im.set_scale(boot.config.output_scale);
-        let z = self.add(&re, &self.mul_by_i(&im, false))?;
-        self.linear_transform(&z, &boot.stc)
+        let mut z = self.add(&re, &self.mul_by_i(&im, false))?;
+        for t in &boot.stc {
+            z = self.linear_transform(&z, t)?;
+        }
+        Ok(z)
     }
 }
