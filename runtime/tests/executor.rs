@@ -82,7 +82,17 @@ fn executor_matches_the_interpreter_over_three_steps() {
             .unwrap();
         let inputs =
             BTreeMap::from([("x".to_string(), client.encrypt(&io.inputs[0], &x).unwrap())]);
-        let outputs = executor.run(&inputs, &mut state).unwrap();
+        let step_result = executor.run(&inputs, &mut state).unwrap();
+        let outputs = &step_result.outputs;
+        // One rotate, two hoisted, one conjugation, one relinearization, one KV append.
+        assert_eq!(
+            (
+                step_result.stats.rotations,
+                step_result.stats.key_switches,
+                step_result.stats.bootstraps
+            ),
+            (4, 6, 0)
+        );
         for decl in &io.outputs {
             let got = client.decrypt(decl, &outputs[&decl.name]).unwrap();
             let want = &expect[&decl.name];
@@ -127,4 +137,68 @@ fn executor_rejects_other_parameters_and_missing_inputs() {
         err.to_string().contains("no ciphertext for input \"x\""),
         "{err}"
     );
+}
+
+/// The same program through a client/server session speaking protobuf bytes: results agree with the
+/// interpreter; a session opened for another plan, an out-of-order step or corrupted bytes are refused.
+#[test]
+fn session_round_trips_and_refusals() {
+    use cachemir_ir::plan::Plan;
+    use cachemir_runtime::session::Server;
+
+    let plan = Plan::new(Module::from_text(PROGRAM).unwrap(), weights()).unwrap();
+    let params = Arc::new(Parameters::new(plan.params().clone()).unwrap());
+    let io = plan.client_io();
+    let mut client = Client::new(params.clone(), CpuBackend);
+    let open = client.open_session(&plan).unwrap();
+    let mut server = Server::open(&plan, params.clone(), &open, CpuBackend).unwrap();
+    let interp = Interpreter::new(plan.module(), plan.weights()).unwrap();
+    let mut clear_state = ClearKvState::default();
+    for position in 0..2u32 {
+        let x: Vec<f64> = (0..16)
+            .map(|i| (i as f64 * 0.21 + position as f64).cos())
+            .collect();
+        let values = BTreeMap::from([("x".to_string(), x)]);
+        let expect = interp.run(&values, &mut clear_state).unwrap();
+        let request = client.step_request(&io, position, &values).unwrap();
+        let (got, stats) = client
+            .read_reply(&io, &server.step(&request).unwrap())
+            .unwrap();
+        assert_eq!(stats.unwrap().rotations, 4);
+        for (name, want) in &expect {
+            let err = got[name]
+                .iter()
+                .zip(want)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0.0, f64::max);
+            assert!(err < 2f64.powi(-14), "position {position}, {name}: {err:e}");
+        }
+    }
+    assert!(server.kv_cache_bytes() > 0);
+
+    // A replayed position, and garbage bytes, are typed errors.
+    let values = BTreeMap::from([("x".to_string(), vec![0.0; 16])]);
+    let stale = client.step_request(&io, 0, &values).unwrap();
+    assert!(server
+        .step(&stale)
+        .unwrap_err()
+        .to_string()
+        .contains("position 0"));
+    assert!(server.step(&[0xff, 0x01, 0x02]).is_err());
+
+    // Keys made for another plan (different rotation keys) are refused at open.
+    let other = Plan::new(
+        Module::from_text(&PROGRAM.replace(
+            "rotations=[1, 2, 4, 8, 12, 13]",
+            "rotations=[1, 2, 4, 8, 12, 13, 5]",
+        ))
+        .unwrap(),
+        weights(),
+    )
+    .unwrap();
+    let foreign = client.open_session(&other).unwrap();
+    let err = Server::open(&plan, params, &foreign, CpuBackend)
+        .err()
+        .unwrap();
+    assert!(err.to_string().contains("another plan"), "{err}");
 }

@@ -23,6 +23,42 @@ use cachemir_kernels::Backend;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// The outputs of one step and what it cost.
+#[derive(Debug)]
+pub struct StepResult {
+    /// Output ciphertexts by name.
+    pub outputs: BTreeMap<String, Ciphertext>,
+    /// Counts and time.
+    pub stats: StepStats,
+}
+
+/// What one step executed.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepStats {
+    /// Wall time, milliseconds.
+    pub millis: f64,
+    /// Bootstraps.
+    pub bootstraps: u32,
+    /// Rotations (each step of a hoisted batch and each KV append counts one).
+    pub rotations: u32,
+    /// Key switches: rotations, conjugations and relinearizations.
+    pub key_switches: u32,
+}
+
+impl StepStats {
+    fn count(&mut self, op: &Op) {
+        let (rotations, other_switches) = match op {
+            Op::Rotate { .. } | Op::KvAppend { .. } => (1, 0),
+            Op::RotateHoisted { steps, .. } => (steps.len() as u32, 0),
+            Op::Conjugate { .. } | Op::Relinearize { .. } => (0, 1),
+            _ => (0, 0),
+        };
+        self.rotations += rotations;
+        self.key_switches += rotations + other_switches;
+        self.bootstraps += u32::from(matches!(op, Op::Bootstrap { .. }));
+    }
+}
+
 /// Largest |log2| ratio of exact scales that an addition reconciles.
 pub const SCALE_RECONCILE_LOG2: f64 = 1e-5;
 
@@ -102,12 +138,13 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
     }
 
     /// Runs one step: `inputs` by name (encrypted by the client per the plan's I/O), `state` read by
-    /// `kv_read` and updated by `kv_append`. Returns the output ciphertexts by name.
+    /// `kv_read` and updated by `kv_append`. Returns the output ciphertexts by name and what the step did.
     pub fn run(
         &self,
         inputs: &BTreeMap<String, Ciphertext>,
         state: &mut KvState,
-    ) -> Result<BTreeMap<String, Ciphertext>> {
+    ) -> Result<StepResult> {
+        let started = std::time::Instant::now();
         let m = self.module;
         let mut remaining = vec![0u32; m.num_values()];
         for (v, n) in m.use_counts().iter() {
@@ -115,8 +152,10 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
         }
         let mut vals: Vec<Option<Val>> = (0..m.num_values()).map(|_| None).collect();
         let mut outputs = BTreeMap::new();
+        let mut stats = StepStats::default();
         for id in m.op_ids() {
             let data = m.op(id);
+            stats.count(&data.op);
             let results = self.execute(id, inputs, state, &vals, &mut outputs)?;
             for (r, v) in data.results.iter().zip(results) {
                 if remaining[r.index()] > 0 {
@@ -131,7 +170,8 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                 }
             }
         }
-        Ok(outputs)
+        stats.millis = started.elapsed().as_secs_f64() * 1e3;
+        Ok(StepResult { outputs, stats })
     }
 
     fn execute(

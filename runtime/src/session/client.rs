@@ -1,13 +1,16 @@
 //! The client: holds the secret key, generates the evaluation keys a plan needs, encodes and encrypts its
 //! inputs with their declared layouts, and decrypts and decodes its outputs.
 
+use super::protocol::{plan_fingerprint, OpenSession, StepReply, StepRequest, StepStatsMessage};
 use crate::ckks::{
     Ciphertext, Decryptor, Encoder, Encryptor, EvaluationKeys, KeyGenerator, Parameters, SecretKey,
 };
 use crate::{Result, RuntimeError};
 use cachemir_ir::fhe::KeySet;
-use cachemir_ir::plan::IoDecl;
+use cachemir_ir::plan::{ClientIo, IoDecl, Plan};
 use cachemir_kernels::Backend;
+use prost::Message;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The key holder of a session.
@@ -47,6 +50,60 @@ impl<B: Backend + Clone> Client<B> {
             &steps,
             keys.conjugate,
         )
+    }
+
+    /// The [`OpenSession`] message for `plan`: its fingerprint and the evaluation keys it declares.
+    pub fn open_session(&self, plan: &Plan) -> Result<Vec<u8>> {
+        let keys = self.evaluation_keys(&plan.module().keys)?;
+        let msg = OpenSession {
+            plan_fingerprint: plan_fingerprint(plan),
+            evaluation_keys: keys.to_bytes(&self.params),
+        };
+        Ok(msg.encode_to_vec())
+    }
+
+    /// The [`StepRequest`] for token `position`: each of the plan's inputs encoded and encrypted.
+    pub fn step_request(
+        &mut self,
+        io: &ClientIo,
+        position: u32,
+        values: &BTreeMap<String, Vec<f64>>,
+    ) -> Result<Vec<u8>> {
+        let mut inputs = BTreeMap::new();
+        for decl in &io.inputs {
+            let x = values.get(&decl.name).ok_or_else(|| RuntimeError::Plan {
+                reason: format!("no values for input \"{}\"", decl.name),
+            })?;
+            inputs.insert(
+                decl.name.clone(),
+                self.encrypt(decl, x)?.to_bytes(&self.params),
+            );
+        }
+        Ok(StepRequest { position, inputs }.encode_to_vec())
+    }
+
+    /// Decrypts a [`StepReply`]: each of the plan's outputs decoded, and the server's step statistics.
+    pub fn read_reply(
+        &self,
+        io: &ClientIo,
+        reply: &[u8],
+    ) -> Result<(BTreeMap<String, Vec<f64>>, Option<StepStatsMessage>)> {
+        let msg = StepReply::decode(reply).map_err(|e| RuntimeError::Decode {
+            what: "step reply",
+            reason: e.to_string(),
+        })?;
+        let mut out = BTreeMap::new();
+        for decl in &io.outputs {
+            let bytes = msg
+                .outputs
+                .get(&decl.name)
+                .ok_or_else(|| RuntimeError::Plan {
+                    reason: format!("the reply lacks output \"{}\"", decl.name),
+                })?;
+            let ct = Ciphertext::from_bytes(&self.params, bytes)?;
+            out.insert(decl.name.clone(), self.decrypt(decl, &ct)?);
+        }
+        Ok((out, msg.stats))
     }
 
     /// Encodes `values` with the input's layout and encrypts them at its level and (nominal) scale.

@@ -1,7 +1,11 @@
-//! The client side of a session: keys, encryption of a plan's inputs, decryption of its outputs.
-//! The server side is [`crate::executor::Executor`] with its [`crate::executor::KvState`]; the secret
-//! key never leaves [`Client`].
+//! A client/server session. The [`Client`] holds the secret key: it generates the evaluation keys a plan
+//! needs, encrypts each step's inputs and decrypts the outputs. The [`Server`] holds the plan, the
+//! evaluation keys and the encrypted KV cache. They speak the protobuf messages of [`protocol`], so they
+//! can run in one process (the default) or on two machines.
 
 mod client;
+pub mod protocol;
+mod server;
 
 pub use client::Client;
+pub use server::Server;
