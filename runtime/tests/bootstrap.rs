@@ -105,6 +105,30 @@ fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
             -worst.log2()
         );
     }
+    // Two real ciphertexts refreshed as one complex one.
+    let boot = &boots[0];
+    let slots = params.max_slots();
+    let (x, y): (Vec<f64>, Vec<f64>) = random(slots, 21).iter().map(|z| (z.re, z.im)).unzip();
+    let scale = params.default_scale();
+    let ca = encryptor.encrypt(&encoder.encode_real(&x, 0, scale).unwrap());
+    let cb = encryptor.encrypt(&encoder.encode_real(&y, 0, scale).unwrap());
+    let (oa, ob) = eval.bootstrap_real_pair(&ca, &cb, boot).unwrap();
+    for (out, want, what) in [(&oa, &x, "a"), (&ob, &y, "b")] {
+        assert_eq!(out.scale(), scale);
+        assert_eq!(out.level(), 2);
+        let got = encoder.decode(&decryptor.decrypt(out));
+        let worst = got
+            .iter()
+            .zip(want)
+            .map(|(g, w)| (g - w).norm())
+            .fold(0.0, f64::max);
+        eprintln!("real pair, {what}: {:.1} bits worst slot", -worst.log2());
+        assert!(
+            -worst.log2() >= 15.5,
+            "pair {what}: {:.1} bits",
+            -worst.log2()
+        );
+    }
     // A ciphertext of another slot count is refused.
     let other = encryptor.encrypt(&encoder.encode(&random(32, 1), 0, 2f64.powi(40)).unwrap());
     assert!(eval.bootstrap(&other, &boots[1]).is_err());

@@ -153,6 +153,39 @@ impl<B: Backend> Evaluator<B> {
     /// Refreshes a ciphertext of `config.slots` slots: returns it at level `max_level − depth` with scale
     /// `config.output_scale`. Needs the [`Bootstrapper::rotation_steps`] keys and conjugation.
     pub fn bootstrap(&self, ct: &Ciphertext, boot: &Bootstrapper) -> Result<Ciphertext> {
+        self.bootstrap_scaled(ct, boot, 1.0)
+    }
+
+    /// Refreshes two ciphertexts holding REAL values at once, as the complex ciphertext `a + i·b`
+    /// (one bootstrap instead of two; same level and scale required). The output is split back
+    /// with a conjugation: the `1/2` of `(z + z̄)/2` is folded into EvalMod's target scale, so both
+    /// outputs land exactly at `config.output_scale`. Imaginary parts of the inputs leak into the
+    /// other output.
+    pub fn bootstrap_real_pair(
+        &self,
+        a: &Ciphertext,
+        b: &Ciphertext,
+        boot: &Bootstrapper,
+    ) -> Result<(Ciphertext, Ciphertext)> {
+        let level = a.level().min(b.level());
+        let z = self.add(
+            &self.drop_to_level(a, level)?,
+            &self.mul_by_i(&self.drop_to_level(b, level)?, false),
+        )?;
+        let half = self.bootstrap_scaled(&z, boot, 0.5)?;
+        let conj = self.conjugate(&half)?;
+        let re = self.add(&half, &conj)?;
+        let im = self.mul_by_i(&self.sub(&half, &conj)?, true);
+        Ok((re, im))
+    }
+
+    /// Bootstrapping whose output holds `factor·m` (the factor folded into EvalMod's target scale).
+    fn bootstrap_scaled(
+        &self,
+        ct: &Ciphertext,
+        boot: &Bootstrapper,
+        factor: f64,
+    ) -> Result<Ciphertext> {
         let n = boot.config.slots;
         if ct.slots() != n {
             return Err(RuntimeError::SlotMismatch {
@@ -176,7 +209,7 @@ impl<B: Backend> Evaluator<B> {
         let hc = self.conjugate(&h)?;
         let re = self.add(&h, &hc)?;
         let im = self.mul_by_i(&self.sub(&h, &hc)?, true);
-        let target = boot.config.output_scale * q0 / (2.0 * PI * delta_in);
+        let target = factor * boot.config.output_scale * q0 / (2.0 * PI * delta_in);
         let mut re = boot.eval_mod.evaluate(self, &re, target)?;
         let mut im = boot.eval_mod.evaluate(self, &im, target)?;
         re.set_scale(boot.config.output_scale);
