@@ -111,6 +111,17 @@ pub enum CompileError {
         /// What failed.
         reason: String,
     },
+    /// The decode step cannot be lowered to the FHE IR (unsupported shape or structure).
+    #[error("lowering: node {node}: {reason}")]
+    Lower {
+        /// The tensor-IR node (`#index (keyword)`) or `module`.
+        node: String,
+        /// What is not supported.
+        reason: String,
+    },
+    /// A pass over the lowered FHE program failed.
+    #[error("lowering: {0}")]
+    Pass(#[from] cachemir_passes::PassError),
     /// The produced tensor IR does not verify (a frontend bug or a malformed model).
     #[error("tensor IR does not verify: {0}")]
     Ir(#[from] cachemir_ir::IrError),

@@ -6,6 +6,7 @@
 //! [`PassManager`] runs a pipeline (a plain `Vec<Box<dyn Pass>>` from [`pipelines`]), verifies after every
 //! pass in tests and debug builds, dumps before/after text on request and times every pass.
 
+pub mod bootstrap;
 pub mod check;
 pub mod cleanup;
 mod error;

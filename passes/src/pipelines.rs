@@ -1,5 +1,6 @@
 //! Pipelines as plain functions returning the passes in order, and the registry of passes by name.
 
+use crate::bootstrap::BootstrapPlacement;
 use crate::check::Verify;
 use crate::cleanup::DeadCodeElimination;
 use crate::error::PassError;
@@ -14,6 +15,7 @@ pub fn all_fhe_passes() -> Vec<Box<dyn Pass>> {
         Box::new(RescaleInsertion),
         Box::new(DeadCodeElimination),
         Box::new(RotationKeyCollection),
+        Box::new(BootstrapPlacement::default()),
     ]
 }
 

@@ -1,0 +1,403 @@
+//! RoPE and attention over the encrypted KV cache (Cachemir's K/V-cache layouts).
+//!
+//! Layouts (`K` = tokens per chunk = replication factor, `hd` = head dim, `q_dim = heads·hd ≤ D`):
+//! - K and V caches of layer `ℓ` (`k.ℓ`, `v.ℓ`): chunk `c` holds tokens `c·K … c·K + K − 1`,
+//!   `slot[r·K + j] = K[c·K + j, r]`. A token is appended as its strided vector rotated right by
+//!   `p mod K` (one rotation, one addition). GQA is expanded in the K/V projection weights, so cached rows
+//!   have `q_dim` entries (one copy per query head).
+//! - Keys are cached centered (`k − mean`, the calibrated mean key): softmax is invariant to the shift
+//!   `q·mean` common to a head's scores, and the centered scores span a much smaller range.
+//! - Scores of chunk `c`: `q` replicated within its groups of `K` slots (`log2 K` rotations), one ct×ct
+//!   product with the chunk, `log2 hd` rotations summing each head → `slot[(h·hd)·K + j]`; a head mask
+//!   clears the other slots; `exp(scale·s)` by a polynomial; the client's validity mask of the chunk
+//!   (1 for tokens `≤ p`) zeroes unwritten tokens.
+//! - Softmax without a maximum ([`Softmax`]): `y = exp(scale·s / 2^r)` (a gentle polynomial), then
+//!   `y ← y / Σy` and `r` rounds of `y ← y² / Σy²`, which ends at `exp(scale·s) / Σ exp(scale·s)` while
+//!   every sum stays in a range fixed by the context length (no calibration of denominators, no overflow).
+//!   A sum over all chunks and the `K` token slots of a head block is a window of `2K` (`log2 2K`
+//!   rotations) and a head mask; its inverse is a polynomial plus Newton steps.
+//! - `softmax·V`: per chunk, the weights broadcast over the head (`log2 hd`) times the V chunk; the sum over
+//!   chunks is reduced over tokens (`log2 K`) and masked to the stride.
+//!   The result is strided, the input layout of the output projection.
+//!
+//! Position-dependent values come from the client as inputs, each row `p` of a plan table
+//! `client.<input>`: `rope.cos`, `rope.sin_lo`, `rope.sin_hi` (`q_dim` entries, strided) and
+//! `attn.valid.<c>` (a full slot vector).
+
+use super::activation::{newton_reciprocal, poly, Approx};
+use super::emit::Emitter;
+use super::geometry::Geometry;
+use super::matvec::reduce_and_mask;
+use super::vector::Vector;
+use cachemir_ir::fhe::{CtType, KvCacheDecl, Layout, Level, LogScale, SlotCount, ValueId};
+
+/// Head structure and cache sizes of the attention layers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Heads {
+    /// Query heads (K/V are expanded to as many).
+    pub heads: usize,
+    /// Head dimension (a power of two).
+    pub head_dim: usize,
+    /// Tokens the caches hold at most.
+    pub max_context: usize,
+    /// Level the caches persist at.
+    pub cache_level: u32,
+}
+
+impl Heads {
+    fn q_dim(&self) -> usize {
+        self.heads * self.head_dim
+    }
+
+    /// KV chunks per cache.
+    pub fn chunks(&self, geo: &Geometry) -> u32 {
+        self.max_context.div_ceil(geo.k as usize) as u32
+    }
+}
+
+/// The RoPE inputs (created once, at first use).
+pub fn rope_inputs(em: &mut Emitter, geo: &Geometry, h: &Heads, inv_freq: &[f32]) -> [ValueId; 3] {
+    let q_dim = h.q_dim();
+    let half = h.head_dim / 2;
+    let table = |f: &dyn Fn(usize, f32, f32) -> f32| -> Vec<Vec<f64>> {
+        (0..h.max_context)
+            .map(|p| {
+                (0..q_dim)
+                    .map(|a| {
+                        let i = a % h.head_dim;
+                        // As the reference does: the angle in f32, then sin/cos.
+                        let theta = p as f32 * inv_freq[i % half];
+                        f64::from(f(i, theta.sin(), theta.cos()))
+                    })
+                    .collect()
+            })
+            .collect()
+    };
+    let layout = geo.strided(q_dim as u32);
+    let mut out = Vec::new();
+    for (name, f) in [
+        (
+            "rope.cos",
+            &(|_, _, c| c) as &dyn Fn(usize, f32, f32) -> f32,
+        ),
+        ("rope.sin_lo", &move |i, s, _| {
+            if i < half {
+                -s
+            } else {
+                0.0
+            }
+        }),
+        ("rope.sin_hi", &move |i, s, _| {
+            if i >= half {
+                s
+            } else {
+                0.0
+            }
+        }),
+    ] {
+        em.weight(&format!("client.{name}"), || table(f));
+        out.push(em.input(name, layout.clone()));
+    }
+    [out[0], out[1], out[2]]
+}
+
+/// Rotate-half RoPE of a single-block vector of `q_dim` entries.
+pub fn rope(
+    em: &mut Emitter,
+    geo: &Geometry,
+    h: &Heads,
+    x: ValueId,
+    [cos, sin_lo, sin_hi]: [ValueId; 3],
+) -> ValueId {
+    let layout = geo.strided(h.q_dim() as u32);
+    let shift = (h.head_dim / 2) as i64 * i64::from(geo.k);
+    let a = em.mul(x, cos);
+    let up = em.rotate(x, shift, layout.clone());
+    let b = em.mul(up, sin_lo);
+    let down = em.rotate(x, -shift, layout);
+    let c = em.mul(down, sin_hi);
+    let ab = em.add(a, b);
+    em.add(ab, c)
+}
+
+/// The per-chunk validity inputs (created once).
+pub fn valid_inputs(em: &mut Emitter, geo: &Geometry, h: &Heads) -> Vec<ValueId> {
+    let (k, s) = (geo.k as usize, geo.slots as usize);
+    (0..h.chunks(geo) as usize)
+        .map(|c| {
+            let name = format!("attn.valid.{c}");
+            em.weight(&format!("client.{name}"), || {
+                (0..h.max_context)
+                    .map(|p| {
+                        let mut row = vec![0.0; s];
+                        for head in 0..h.heads {
+                            for j in 0..k {
+                                if c * k + j <= p {
+                                    row[head * h.head_dim * k + j] = 1.0;
+                                }
+                            }
+                        }
+                        row
+                    })
+                    .collect()
+            });
+            em.input(
+                &name,
+                Layout::Strided {
+                    len: geo.slots,
+                    stride: 1,
+                },
+            )
+        })
+        .collect()
+}
+
+const HEAD_MASK: &str = "mask.head";
+
+/// The softmax approximation: `exp(scale·s / 2^squarings)` on the calibrated score interval, then
+/// normalization and `squarings` rounds of squaring and renormalizing, which yields
+/// `exp(scale·s) / Σ exp(scale·s)` with every denominator inside a range fixed by the context length.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Softmax {
+    /// `exp(scale · s / 2^squarings)` on the score interval.
+    pub exp: Approx,
+    /// `1/x` for the first normalization.
+    pub first: Approx,
+    /// `1/x` for the normalizations after squaring.
+    pub rest: Approx,
+    /// Rounds of squaring.
+    pub squarings: u32,
+}
+
+impl Softmax {
+    /// The approximation for scores in `interval` scaled by `scale`, over at most `max_context` tokens:
+    /// `squarings` is the smallest with `|scale·s| / 2^squarings ≤ 1`, so the first sum lies in
+    /// `[e^−1, n·e]` and every later one (a sum of squares of a distribution) in `[1/n, 1]`.
+    pub fn new(scale: f64, interval: (f64, f64), max_context: usize) -> Self {
+        let reach = (scale * interval.0.abs().max(interval.1.abs())).max(1.0);
+        let squarings = reach.log2().ceil().max(0.0) as u32;
+        let div = f64::from(1u32 << squarings);
+        let n = max_context.max(1) as f64;
+        Self {
+            exp: super::activation::exp(scale / div, interval),
+            first: super::activation::reciprocal((
+                0.5 / std::f64::consts::E,
+                2.0 * n * std::f64::consts::E,
+            )),
+            rest: super::activation::reciprocal((0.5 / n, 2.0)),
+            squarings,
+        }
+    }
+}
+
+fn head_mask(em: &mut Emitter, geo: &Geometry, h: &Heads) {
+    let (k, s) = (geo.k as usize, geo.slots as usize);
+    em.weight(HEAD_MASK, || {
+        let mut row = vec![0.0; s];
+        for head in 0..h.heads {
+            for j in 0..k {
+                row[head * h.head_dim * k + j] = 1.0;
+            }
+        }
+        vec![row]
+    });
+}
+
+fn broadcast_head(em: &mut Emitter, geo: &Geometry, h: &Heads, mut v: ValueId) -> ValueId {
+    for t in 0..h.head_dim.trailing_zeros() {
+        v = em.add_rotated(v, -(i64::from(geo.k) << t));
+    }
+    v
+}
+
+/// Attention of layer `layer`: appends `k`, `v` to the caches, returns the strided head outputs.
+#[allow(clippy::too_many_arguments)]
+pub fn attention(
+    em: &mut Emitter,
+    geo: &Geometry,
+    h: &Heads,
+    layer: usize,
+    q: ValueId,
+    k: ValueId,
+    v: ValueId,
+    valid: &[ValueId],
+    sm: &Softmax,
+    key_mean: Option<&[f64]>,
+) -> ValueId {
+    let q_dim = h.q_dim() as u32;
+    let chunk = CtType {
+        level: Level(h.cache_level),
+        scale: LogScale(f64::from(em.module.params.log_default_scale)),
+        slots: SlotCount(geo.slots),
+        layout: geo.strided(q_dim),
+        degree: 1,
+    };
+    let (kname, vname) = (format!("k.{layer}"), format!("v.{layer}"));
+    for name in [&kname, &vname] {
+        em.kv_cache(
+            name,
+            KvCacheDecl {
+                chunks: h.chunks(geo),
+                tokens_per_chunk: geo.k,
+                token_stride: 1,
+                chunk: chunk.clone(),
+            },
+        );
+    }
+    let k = match key_mean {
+        Some(mean) => {
+            let wname = format!("kmean.{layer}");
+            let (kk, s) = (geo.k as usize, geo.slots as usize);
+            em.weight(&wname, || {
+                let mut row = vec![0.0; s];
+                for (c, &m) in mean.iter().enumerate() {
+                    row[c * kk] = m;
+                }
+                vec![row]
+            });
+            let pt = em.plain(&wname, 0);
+            em.sub_plain(k, pt)
+        }
+        None => k,
+    };
+    em.kv_append(&kname, k);
+    em.kv_append(&vname, v);
+    head_mask(em, geo, h);
+    let mut qrep = q;
+    for t in 0..geo.log_k() {
+        qrep = em.add_rotated(qrep, -(1i64 << t));
+    }
+    let mut es = Vec::new();
+    for (c, &valid_c) in valid.iter().enumerate() {
+        let kc = em.kv_read(&kname, c as u32);
+        let mut prod = em.mul(qrep, kc);
+        for t in 0..h.head_dim.trailing_zeros() {
+            prod = em.add_rotated(prod, i64::from(geo.k) << t);
+        }
+        let s = em.mul_plain(prod, HEAD_MASK, 0, Layout::Opaque);
+        let e = poly(em, s, &sm.exp);
+        es.push(em.mul(e, valid_c));
+    }
+    // Normalized squaring: y ← y / Σy, then `squarings` times y ← y² / Σy².
+    es = normalize(em, geo, es, &sm.first);
+    for _ in 0..sm.squarings {
+        let sq: Vec<ValueId> = es.iter().map(|&y| em.mul(y, y)).collect();
+        es = normalize(em, geo, sq, &sm.rest);
+    }
+    let mut num = None;
+    for (c, &e) in es.iter().enumerate() {
+        let vc = em.kv_read(&vname, c as u32);
+        let eb = broadcast_head(em, geo, h, e);
+        let p = em.mul(eb, vc);
+        num = Some(match num {
+            None => p,
+            Some(acc) => em.add(acc, p),
+        });
+    }
+    let num = num.expect("at least one chunk");
+    reduce_and_mask(em, geo, num, q_dim)
+}
+
+/// Divides every chunk by the sum over all chunks and the `K` token slots of each head block.
+fn normalize(em: &mut Emitter, geo: &Geometry, es: Vec<ValueId>, recip: &Approx) -> Vec<ValueId> {
+    let mut tot = es[0];
+    for &e in &es[1..] {
+        tot = em.add(tot, e);
+    }
+    for t in 0..(2 * geo.k).trailing_zeros() {
+        tot = em.add_rotated(tot, 1 << t);
+    }
+    let tot = em.rotate(tot, -(i64::from(geo.k) - 1), Layout::Opaque);
+    let tot = em.mul_plain(tot, HEAD_MASK, 0, Layout::Opaque);
+    let inv = poly(em, tot, recip);
+    let inv = newton_reciprocal(em, tot, inv, recip.newton_steps);
+    es.iter().map(|&e| em.mul(e, inv)).collect()
+}
+/// A single-block vector of `q_dim` entries.
+pub fn single(x: ValueId, len: usize) -> Vector {
+    Vector {
+        blocks: vec![x],
+        len,
+        gain: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lower::{manage_for_tests, params};
+    use crate::reference::kernels;
+    use cachemir_ir::fhe::interp::{Interpreter, KvState};
+
+    fn val(i: usize) -> f32 {
+        (((i * 7919 + 3) % 97) as f32 / 48.0 - 1.0) * 0.8
+    }
+
+    /// Six steps of rope + attention (4 heads of 16, K = 4 tokens per chunk, 3 chunks) against the kernels.
+    fn run(slots: u32) {
+        let p = params::by_name("INSECURE_N12").unwrap();
+        let geo = Geometry::new(slots, 64).unwrap();
+        let h = Heads {
+            heads: 4,
+            head_dim: 16,
+            max_context: 12,
+            cache_level: p.working_level,
+        };
+        let inv_freq: Vec<f32> = (0..8).map(|i| 1.0 / 10f32.powf(i as f32 / 4.0)).collect();
+        let mut em = Emitter::new(p.literal.clone(), slots, p.working_level);
+        let ins = rope_inputs(&mut em, &geo, &h, &inv_freq);
+        let valid = valid_inputs(&mut em, &geo, &h);
+        let q = em.input("q", geo.strided(64));
+        let k = em.input("k", geo.strided(64));
+        let v = em.input("v", geo.strided(64));
+        let qr = rope(&mut em, &geo, &h, q, ins);
+        let kr = rope(&mut em, &geo, &h, k, ins);
+        let sm = Softmax::new(0.25, (-20.0, 20.0), 12);
+        let mean: Vec<f64> = (0..64).map(|i| f64::from(val(i + 77))).collect();
+        let y = attention(&mut em, &geo, &h, 0, qr, kr, v, &valid, &sm, Some(&mean));
+        em.weight("ones", || vec![vec![1.0; slots as usize]]);
+        let y = em.mul_plain(y, "ones", 0, geo.strided(64));
+        em.output("y", y);
+        let mut module = em.module;
+        manage_for_tests(&mut module, p.working_level);
+        let w = em.weights;
+        let interp = Interpreter::new(&module, &w).unwrap();
+        let mut state = KvState::default();
+        let (mut keys, mut values) = (Vec::new(), Vec::new());
+        for step in 0..6 {
+            let mut inputs = std::collections::BTreeMap::new();
+            for (name, t) in &w {
+                if let Some(input) = name.strip_prefix("client.") {
+                    inputs.insert(input.to_string(), t.row(step as u32).unwrap());
+                }
+            }
+            let mk =
+                |o: usize| -> Vec<f32> { (0..64).map(|i| val(i + 64 * o + 1000 * step)).collect() };
+            let (qv, kv, vv) = (mk(0), mk(1), mk(2));
+            for (name, x) in [("q", &qv), ("k", &kv), ("v", &vv)] {
+                inputs.insert(name.into(), x.iter().map(|&a| f64::from(a)).collect());
+            }
+            let out = interp.run(&inputs, &mut state).unwrap();
+            let qr = kernels::rope(&qv, 4, 16, &inv_freq, step);
+            keys.push(kernels::rope(&kv, 4, 16, &inv_freq, step));
+            values.push(vv);
+            let expect = kernels::attention(&qr, &keys, &values, 4, 4, 16, 0.25);
+            for (i, (g, e)) in out["y"].iter().zip(&expect).enumerate() {
+                assert!(
+                    (g - f64::from(*e)).abs() < 1e-4,
+                    "step {step} y[{i}] = {g}, expected {e}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn attention_over_chunks_matches_the_reference_kernel() {
+        run(256);
+    }
+
+    #[test]
+    fn attention_with_one_token_per_chunk() {
+        run(64);
+    }
+}

@@ -1,0 +1,120 @@
+//! RMSNorm over strided blocks: `Σ x²` summed into every stride slot (`log2 D` rotations), an initial
+//! `1/√(s/n + eps)` by a Chebyshev polynomial, Newton steps, and one product per block. The gain is left
+//! pending on the result ([`Vector::gain`]) so the next vector×matrix product folds it into its weights.
+
+use super::activation::{newton_rsqrt, poly, Approx};
+use super::emit::Emitter;
+use super::geometry::Geometry;
+use super::vector::Vector;
+
+/// `x / √(mean(x²) + eps)`, with `gain` pending.
+pub fn rms_norm(
+    em: &mut Emitter,
+    geo: &Geometry,
+    x: &Vector,
+    eps: f64,
+    gain: Vec<f32>,
+    approx: &Approx,
+) -> Vector {
+    let n = x.len as f64;
+    let mut s = None;
+    for &b in &x.blocks {
+        let sq = em.mul(b, b);
+        s = Some(match s {
+            None => sq,
+            Some(acc) => em.add(acc, sq),
+        });
+    }
+    let mut s = s.expect("a vector has at least one block");
+    for t in 0..geo.d.trailing_zeros() {
+        s = em.add_rotated(s, i64::from(geo.k) << t);
+    }
+    let y0 = poly(em, s, approx);
+    let h = em.mul_scalar(s, -0.5 / n);
+    let h = em.add_scalar(h, -0.5 * eps);
+    let y = newton_rsqrt(em, h, y0, approx.newton_steps);
+    let blocks = x.blocks.iter().map(|&b| em.mul(b, y)).collect();
+    Vector {
+        blocks,
+        len: x.len,
+        gain: Some(gain),
+    }
+}
+
+/// Applies a pending gain (one plaintext product per block); a vector without one is returned as is.
+pub fn apply_gain(em: &mut Emitter, geo: &Geometry, x: &Vector, name: &str) -> Vector {
+    let Some(g) = &x.gain else {
+        return x.clone();
+    };
+    let (d, k, s) = (geo.d as usize, geo.k as usize, geo.slots as usize);
+    let wname = format!("gain.{name}");
+    em.weight(&wname, || {
+        (0..x.blocks.len())
+            .map(|b| {
+                let mut row = vec![0.0; s];
+                for c in 0..d {
+                    if let Some(&v) = g.get(b * d + c) {
+                        row[c * k] = f64::from(v);
+                    }
+                }
+                row
+            })
+            .collect()
+    });
+    let blocks = x
+        .blocks
+        .iter()
+        .enumerate()
+        .map(|(i, &b)| {
+            let layout = geo.strided(geo.block_len(x.len, i));
+            em.mul_plain(b, &wname, i as u32, layout)
+        })
+        .collect();
+    Vector {
+        blocks,
+        len: x.len,
+        gain: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lower::{activation, manage_for_tests, params};
+    use crate::reference::kernels;
+    use cachemir_ir::fhe::interp::{Interpreter, KvState};
+    use std::collections::BTreeMap;
+
+    #[test]
+    fn rms_norm_matches_the_reference_kernel() {
+        let p = params::by_name("INSECURE_N12").unwrap();
+        let geo = Geometry::new(256, 64).unwrap();
+        let mut em = Emitter::new(p.literal.clone(), 256, p.working_level);
+        let x = em.input("x", geo.strided(64));
+        let xv = Vector {
+            blocks: vec![x],
+            len: 64,
+            gain: None,
+        };
+        let gain: Vec<f32> = (0..64).map(|i| 0.5 + i as f32 / 64.0).collect();
+        let a = activation::rsqrt_mean(64.0, 1e-5, (1.0, 400.0));
+        let y = rms_norm(&mut em, &geo, &xv, 1e-5, gain.clone(), &a);
+        let y = apply_gain(&mut em, &geo, &y, "g");
+        em.output("y", y.blocks[0]);
+        let mut module = em.module;
+        manage_for_tests(&mut module, p.working_level);
+        let xs: Vec<f32> = (0..64)
+            .map(|i| ((i * 37 % 17) as f32 - 8.0) / 3.0)
+            .collect();
+        let inputs =
+            BTreeMap::from([("x".to_string(), xs.iter().map(|&v| f64::from(v)).collect())]);
+        let out = Interpreter::new(&module, &em.weights)
+            .unwrap()
+            .run(&inputs, &mut KvState::default())
+            .unwrap();
+        let expect = kernels::rms_norm(&xs, &gain, 1e-5);
+        for (g, e) in out["y"].iter().zip(&expect) {
+            assert!((g - f64::from(*e)).abs() < 1e-4, "{g} vs {e}");
+        }
+    }
+}
