@@ -102,15 +102,19 @@ pub fn generate(
 }
 
 fn check(name: &str, strategy: Strategy, slots: u32) {
+    check_with(name, strategy, "INSECURE_N12", Some(slots), 16);
+}
+
+fn check_with(name: &str, strategy: Strategy, set: &str, slots: Option<u32>, max_context: usize) {
     let r = reference(name);
     let tensor = load_tensor_ir(&fixture(name).join("model.onnx")).unwrap();
     // Calibrated on unrelated tokens, not the fixture's: the test tokens rely on the safety margins.
     let cal = observe(&tensor, &CALIBRATION).unwrap();
     let opts = Options {
         strategy,
-        params: params::by_name("INSECURE_N12").unwrap(),
-        slots: Some(slots),
-        max_context: 16,
+        params: params::by_name(set).unwrap(),
+        slots,
+        max_context,
         cache_level: None,
     };
     let lowered = lower::lower(&tensor, &cal, &opts).unwrap();
@@ -131,7 +135,7 @@ fn check(name: &str, strategy: Strategy, slots: u32) {
         strategy.name(),
         -err.log2(),
         lowered.module.num_ops(),
-        lowered.stats.get("bootstrap-placement.bootstraps").copied().unwrap_or(0)
+        lowered.report().total().bootstraps
     );
     assert_eq!(
         generated, r.generated,
@@ -163,4 +167,10 @@ fn optimum_fixture_generates_the_reference_tokens() {
 #[test]
 fn diagonal_baseline_generates_the_reference_tokens() {
     check(FIXTURES[0], Strategy::Diagonal, 64);
+}
+
+#[test]
+fn secure_parameters_geometry_generates_the_reference_tokens() {
+    // N16_BOOT's default geometry for this model: 4096 slots, K = 64 tokens per chunk, one chunk.
+    check_with(FIXTURES[3], Strategy::Cachemir, "N16_BOOT", None, 64);
 }

@@ -8,8 +8,10 @@
 //! Newton steps after the polynomial tolerate.
 
 mod observe;
+mod risk;
 
 pub use observe::observe;
+pub use risk::{held_out_risks, Risk};
 
 use std::collections::BTreeMap;
 

@@ -1,4 +1,5 @@
-//! `cachemir compile`: recognizes the decode step and emits an intermediate form.
+//! `cachemir compile`: recognizes the decode step and emits an intermediate form, or compiles a `.plan`
+//! (see [`super::compile_plan`]).
 
 use std::path::PathBuf;
 
@@ -16,16 +17,20 @@ enum Emit {
 pub struct Args {
     /// The model: `.onnx` or `.gguf`.
     model: PathBuf,
-    /// The form to print.
+    /// Print an intermediate form instead of compiling a plan.
     #[arg(long, value_enum)]
-    emit: Emit,
+    emit: Option<Emit>,
+    /// Plan options.
+    #[command(flatten)]
+    plan: super::compile_plan::PlanArgs,
 }
 
 /// Runs the command.
 pub fn run(a: Args) -> anyhow::Result<()> {
     let module = load_tensor_ir(&a.model)?;
     match a.emit {
-        Emit::TensorIr => print!("{}", cachemir_ir::tensor::print::print(&module)),
+        Some(Emit::TensorIr) => print!("{}", cachemir_ir::tensor::print::print(&module)),
+        None => super::compile_plan::run(&a.model, &module, &a.plan)?,
     }
     Ok(())
 }

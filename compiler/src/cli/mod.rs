@@ -1,6 +1,8 @@
 //! The subcommands of `cachemir`, one file each.
 
 mod compile;
+mod compile_plan;
+mod inspect;
 mod reference;
 
 use clap::{Parser, Subcommand};
@@ -17,8 +19,10 @@ pub struct Cli {
 enum Command {
     /// Greedy generation with the plaintext reference executor (one token per step).
     Reference(reference::Args),
-    /// Compile a model; `--emit tensor-ir` prints the recognized decode step.
+    /// Compile a model into a `.plan` (`-o`), or print the recognized decode step (`--emit tensor-ir`).
     Compile(compile::Args),
+    /// Print what a plan costs and needs (op counts, levels, bootstraps, keys, weights, KV cache).
+    Inspect(inspect::Args),
 }
 
 /// Runs the parsed command line.
@@ -26,5 +30,6 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Reference(a) => reference::run(a),
         Command::Compile(a) => compile::run(a),
+        Command::Inspect(a) => inspect::run(a),
     }
 }

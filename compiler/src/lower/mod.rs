@@ -67,7 +67,7 @@ pub struct Options {
     pub strategy: Strategy,
     /// Parameter set.
     pub params: ParamSet,
-    /// Slots per ciphertext for [`Strategy::Cachemir`] (default: N/2).
+    /// Slots per ciphertext for [`Strategy::Cachemir`] (default: `min(N/2, D²)`).
     pub slots: Option<u32>,
     /// Tokens the KV caches hold at most.
     pub max_context: usize,
@@ -180,7 +180,10 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
     let q_dim = heads.map_or(0, |(h, d)| h * d);
     let d = (hidden.max(q_dim) as u32).next_power_of_two();
     let slots = match opts.strategy {
-        Strategy::Cachemir => opts.slots.unwrap_or(lit.max_slots() as u32),
+        // IRP needs K = S/D ≤ D (at least one diagonal per product): S ≤ D².
+        Strategy::Cachemir => opts
+            .slots
+            .unwrap_or_else(|| lit.max_slots().min(u64::from(d) * u64::from(d)) as u32),
         Strategy::Diagonal => d,
     };
     let bad = |reason: String| CompileError::Lower {
@@ -192,6 +195,12 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
             "{slots} slots exceed the {} slots of {}",
             lit.max_slots(),
             opts.params.name
+        )));
+    }
+    if u64::from(slots) > u64::from(d) * u64::from(d) {
+        return Err(bad(format!(
+            "{slots} slots exceed D² = {} for D = {d}: interleaved replicated packing needs K = S/D ≤ D",
+            u64::from(d) * u64::from(d)
         )));
     }
     let geo = Geometry::new(slots, d).ok_or_else(|| {

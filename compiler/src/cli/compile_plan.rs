@@ -1,0 +1,169 @@
+//! `cachemir compile MODEL -o PLAN`: lowering, level management and plan emission.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use cachemir_compiler::calibrate::{held_out_risks, observe};
+use cachemir_compiler::lower::{self, params, Options, Strategy};
+use cachemir_ir::plan::Plan;
+use cachemir_ir::tensor::Module;
+
+/// Options of `cachemir compile` that produce a plan.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Where to write the `.plan`.
+    #[arg(short = 'o', long = "output")]
+    pub output: Option<PathBuf>,
+    /// CKKS parameter set (N16_BOOT, N15; INSECURE_N12 and INSECURE_N10 need --insecure-test-params).
+    #[arg(long, default_value = "N16_BOOT")]
+    pub params: String,
+    /// Allow an insecure test parameter set (tests only; never for real data).
+    #[arg(long)]
+    pub insecure_test_params: bool,
+    /// Packing strategy.
+    #[arg(long, value_enum, default_value_t = Strategy::Cachemir)]
+    pub strategy: Strategy,
+    /// Calibration tokens: comma-separated ids, or a file of ids (commas or whitespace). Default: 16 fixed
+    /// pseudo-random ids (say so in the output).
+    #[arg(long)]
+    pub calibrate: Option<String>,
+    /// Print per-layer counts of multiplies, rotations, key switches, bootstraps and levels.
+    #[arg(long)]
+    pub report: bool,
+    /// Slots per ciphertext for the cachemir strategy (default: min(N/2, D²), D the packing dimension).
+    #[arg(long)]
+    pub slots: Option<u32>,
+    /// Tokens the encrypted KV cache holds at most.
+    #[arg(long, default_value_t = 128)]
+    pub max_context: usize,
+}
+
+fn parse_ids(text: &str, what: &str) -> anyhow::Result<Vec<u32>> {
+    text.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<u32>()
+                .with_context(|| format!("{what}: {s:?} is not a token id"))
+        })
+        .collect()
+}
+
+fn calibration_ids(arg: Option<&str>, vocab: usize) -> anyhow::Result<(Vec<u32>, String)> {
+    match arg {
+        Some(a) if Path::new(a).is_file() => {
+            let text = std::fs::read_to_string(a).with_context(|| format!("reading {a}"))?;
+            Ok((parse_ids(&text, a)?, format!("file {a}")))
+        }
+        Some(a) => Ok((parse_ids(a, "--calibrate")?, "--calibrate".into())),
+        None => {
+            let ids = (0..16u64)
+                .map(|i| ((i * 2_654_435_761 + 7) % vocab.max(1) as u64) as u32)
+                .collect();
+            Ok((
+                ids,
+                "16 built-in pseudo-random tokens (no --calibrate given)".into(),
+            ))
+        }
+    }
+}
+
+/// Compiles `tensor` (from `model`) into a plan as `a` says.
+pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
+    let Some(set) = params::by_name(&a.params) else {
+        let known: Vec<&str> = params::named_sets().iter().map(|s| s.name).collect();
+        bail!(
+            "unknown parameter set {:?} (known: {})",
+            a.params,
+            known.join(", ")
+        );
+    };
+    if set.is_insecure() && !a.insecure_test_params {
+        bail!(
+            "parameter set {} is INSECURE (tests only); pass --insecure-test-params to use it anyway",
+            set.name
+        );
+    }
+    if set.is_insecure() {
+        eprintln!(
+            "WARNING: compiling with INSECURE test parameters {}: never use this plan on real data",
+            set.name
+        );
+    }
+    let vocab = tensor
+        .weights
+        .values()
+        .find(|w| w.shape.len() == 2)
+        .map_or(1, |w| w.shape[0]);
+    let (ids, source) = calibration_ids(a.calibrate.as_deref(), vocab)?;
+    let cal = observe(tensor, &ids).with_context(|| format!("calibrating {}", model.display()))?;
+    let opts = Options {
+        strategy: a.strategy,
+        params: set.clone(),
+        slots: a.slots,
+        max_context: a.max_context,
+        cache_level: None,
+    };
+    let lowered = lower::lower(tensor, &cal, &opts)
+        .with_context(|| format!("lowering {}", model.display()))?;
+    let report = lowered.report();
+    let bootstraps = report.total().bootstraps;
+    println!(
+        "compiled {} with strategy {} at {} ({} slots, D = {}, K = {}), {} ops, {} bootstraps",
+        model.display(),
+        a.strategy.name(),
+        set.name,
+        lowered.geometry.slots,
+        lowered.geometry.d,
+        lowered.geometry.k,
+        lowered.module.num_ops(),
+        bootstraps
+    );
+    if bootstraps > 0 && !set.bootstrappable {
+        eprintln!(
+            "warning: {} has no bootstrapping levels; this plan needs {bootstraps} bootstraps to run encrypted",
+            set.name
+        );
+    }
+    println!("calibration: {} tokens from {source}", ids.len());
+    let risks = held_out_risks(tensor, &ids)?;
+    if risks.is_empty() {
+        println!("out-of-range risk: low (tokens of the second half stay inside intervals fitted on the first half)");
+    } else {
+        for r in &risks {
+            println!(
+                "out-of-range risk: node #{} {}: held-out range [{:.3}, {:.3}] leaves [{:.3}, {:.3}] by {:.0}% of its width",
+                r.node,
+                r.quantity.name(),
+                r.observed.0,
+                r.observed.1,
+                r.interval.0,
+                r.interval.1,
+                100.0 * r.excess
+            );
+        }
+    }
+    if a.report {
+        println!("approximations:");
+        for r in &lowered.approximations {
+            println!(
+                "  node #{:<3} {:<20} [{:.3}, {:.3}] {} coefficients (depth {}), error {:.2e}, {} Newton steps",
+                r.node,
+                r.quantity.name(),
+                r.approx.interval.0,
+                r.approx.interval.1,
+                r.approx.fit.coeffs.len(),
+                r.approx.fit.coeffs.len().next_power_of_two().trailing_zeros(),
+                r.approx.fit.error,
+                r.approx.newton_steps
+            );
+        }
+        print!("{report}");
+    }
+    if let Some(out) = &a.output {
+        let plan = Plan::new(lowered.module, lowered.weights).context("assembling the plan")?;
+        plan.write_file(out)
+            .with_context(|| format!("writing {}", out.display()))?;
+        println!("wrote {}", out.display());
+    }
+    Ok(())
+}
