@@ -47,6 +47,10 @@ pub struct BootstrapConfig {
     pub output_scale: f64,
     /// Slots `n` of the ciphertexts to refresh (a power of two ≤ N/2).
     pub slots: usize,
+    /// log2 of `q_0/Δ` at ModRaise: a level-0 input with a smaller scale is first multiplied by a
+    /// power of two up to this ratio. Smaller ratios amplify EvalMod's error less (the output error
+    /// is EvalMod's times `q_0/(2πΔ)`); the sine's non-linearity costs a relative `(2π·2^{−r})²/6`.
+    pub log_message_ratio: u32,
     /// Levels for CoeffsToSlots (1 ..= log2 n; the butterfly stages are merged into this many).
     pub cts_budget: usize,
     /// Levels for SlotsToCoeffs (1 ..= log2 n).
@@ -194,9 +198,16 @@ impl<B: Backend> Evaluator<B> {
                 right: n,
             });
         }
-        let delta_in = ct.scale();
         let q0 = self.params.q()[0] as f64;
-        let mut raised = self.mod_raise(&self.drop_to_level(ct, 0)?, self.params.max_level())?;
+        let mut low = self.drop_to_level(ct, 0)?;
+        let headroom =
+            (q0 / low.scale()).log2().floor() as i64 - boot.config.log_message_ratio as i64;
+        if headroom > 0 {
+            low = self.mul_int(&low, 1 << headroom.min(62));
+            low.set_scale(low.scale() * (1u64 << headroom.min(62)) as f64);
+        }
+        let delta_in = low.scale();
+        let mut raised = self.mod_raise(&low, self.params.max_level())?;
         raised.set_scale(q0);
         for &step in &boot.sub_sum {
             let rotated = self.rotate(&raised, step)?;
