@@ -7,7 +7,7 @@
 //!
 //! One file per concept: [`geometry`] (the layouts), [`matvec`], [`norm`], [`attention`] (RoPE, KV cache,
 //! softmax), [`activation`] (polynomials and Newton steps), [`chebyshev`], [`emit`], [`params`]. The
-//! driver here walks the tensor IR, then runs `bootstrap-placement`, `rescale-insertion`,
+//! driver here walks the tensor IR, then runs `bootstrap-placement` (which ends with `rescale-insertion`),
 //! `dead-code-elimination` and `rotation-key-collection` (see `docs/design/packing.md`).
 
 pub mod activation;
@@ -33,7 +33,6 @@ use cachemir_passes::bootstrap::BootstrapPlacement;
 use cachemir_passes::check::Verify;
 use cachemir_passes::cleanup::DeadCodeElimination;
 use cachemir_passes::keys::RotationKeyCollection;
-use cachemir_passes::scale::RescaleInsertion;
 use cachemir_passes::{Pass, PassCx, PassManager};
 use emit::Emitter;
 use geometry::Geometry;
@@ -516,8 +515,6 @@ pub fn management(working_level: Level) -> Vec<Box<dyn Pass>> {
         Box::new(BootstrapPlacement {
             target: Some(working_level),
         }),
-        Box::new(RotationKeyCollection),
-        Box::new(RescaleInsertion),
         Box::new(DeadCodeElimination),
         Box::new(RotationKeyCollection),
         Box::new(Verify),

@@ -2,10 +2,12 @@
 
 use crate::error::PassError;
 use crate::pass::{Changed, Pass, PassCx};
+use crate::scale::RescaleInsertion;
 use cachemir_ir::fhe::{CtType, Level, LogScale, Module, Op, OpId, Type, ValueId};
 use std::collections::BTreeMap;
 
-/// Makes the program's level budget suffice by inserting `bootstrap` ops, before `rescale-insertion`.
+/// Makes the program's level budget suffice by inserting `bootstrap` ops, then runs `rescale-insertion`
+/// so every type is exact (the output verifies).
 ///
 /// Expects a program whose types may be stale (as a lowering emits it). It predicts the level every
 /// ciphertext will have after `rescale-insertion` (waterline policy, moduli near the default scale):
@@ -153,6 +155,8 @@ impl Pass for BootstrapPlacement {
             module.keys.bootstrap = true;
         }
         cx.bump("bootstrap-placement.bootstraps", inserted);
-        Ok(Changed::from_bool(inserted > 0))
+        // Make the types exact (the predicted levels become real): the output verifies.
+        let retyped = RescaleInsertion.run(module, cx)?;
+        Ok(Changed::from_bool(inserted > 0 || retyped == Changed::Yes))
     }
 }
