@@ -4,6 +4,7 @@
 //! CoeffsToSlots 2), scale 2^40. Values uniform in [−1, 1] (real and imaginary parts).
 
 use cachemir_kernels::CpuBackend;
+use cachemir_runtime::ckks::bootstrap::bench;
 use cachemir_runtime::ckks::bootstrap::eval_mod::EvalMod;
 use cachemir_runtime::ckks::bootstrap::{BootstrapConfig, Bootstrapper};
 use cachemir_runtime::ckks::{
@@ -153,7 +154,6 @@ fn bootstrap_timing_at_a_larger_insecure_set() {
         secret: SecretDistribution::FixedHamming(32),
     };
     let params = Arc::new(Parameters::new(lit).unwrap());
-    let encoder = Encoder::new(params.clone(), CpuBackend);
     let slots = params.max_slots();
     let cfg = BootstrapConfig {
         cts_budget: 3,
@@ -164,37 +164,8 @@ fn bootstrap_timing_at_a_larger_insecure_set() {
             .unwrap_or(10),
         ..config(slots)
     };
-    let start = std::time::Instant::now();
-    let boot = Bootstrapper::new(&encoder, cfg).unwrap();
-    let setup_ms = start.elapsed().as_millis();
-    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
-    let sk = kg.secret_key();
-    let start = std::time::Instant::now();
-    let keys = kg
-        .evaluation_keys(&sk, boot.rotation_steps(), true)
-        .unwrap();
-    let keygen_ms = start.elapsed().as_millis();
-    let key_bytes = keys.byte_size();
-    let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());
-    let decryptor = Decryptor::new(params.clone(), CpuBackend, sk);
-    let eval = Evaluator::new(params.clone(), CpuBackend, Arc::new(keys));
-    let z = random(slots, 3);
-    let ct = encryptor.encrypt(&encoder.encode(&z, 0, params.default_scale()).unwrap());
-    let start = std::time::Instant::now();
-    let out = eval.bootstrap(&ct, &boot).unwrap();
-    let boot_ms = start.elapsed().as_millis();
-    let got = encoder.decode(&decryptor.decrypt(&out));
-    let errs: Vec<f64> = got.iter().zip(&z).map(|(g, w)| (g - w).norm()).collect();
-    let mean = errs.iter().sum::<f64>() / errs.len() as f64;
-    let worst = errs.iter().copied().fold(0.0, f64::max);
-    println!(
-        "{{\"log_n\": {log_n}, \"slots\": {slots}, \"levels_left\": {}, \"rotation_keys\": {}, \
-         \"setup_ms\": {setup_ms}, \"keygen_ms\": {keygen_ms}, \"key_bytes\": {key_bytes}, \
-         \"bootstrap_ms\": {boot_ms}, \"precision_mean_bits\": {:.2}, \"precision_min_bits\": {:.2}}}",
-        out.level(),
-        boot.rotation_steps().len(),
-        -mean.log2(),
-        -worst.log2()
-    );
-    assert!(-worst.log2() >= 18.0);
+    let report = bench::bench(&format!("insecure-h32-n{log_n}"), params, cfg, 1).unwrap();
+    println!("{}", serde_json::to_string(&report).unwrap());
+    assert_eq!(report.levels_left, 2);
+    assert!(report.precision_min_bits >= 18.0, "{report:?}");
 }

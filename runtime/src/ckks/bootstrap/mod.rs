@@ -22,6 +22,7 @@
 //! `K`), the arcsine correction, refreshing two real ciphertexts as one, key caching, and a
 //! configuration for the secure `N16_BOOT` set.
 
+pub mod bench;
 pub mod dft;
 pub mod eval_mod;
 mod mod_raise;

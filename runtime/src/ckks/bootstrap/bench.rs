@@ -1,0 +1,107 @@
+//! The bootstrapping benchmark behind `cachemir-run bench bootstrap`: key generation, one
+//! bootstrap per run (median reported), precision on complex slots with real and imaginary parts
+//! uniform in [−1, 1] (the worst slot and the mean of the absolute errors, in bits).
+
+use super::{BootstrapConfig, Bootstrapper};
+use crate::ckks::{Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters};
+use crate::Result;
+use cachemir_kernels::{CpuBackend, Sampler};
+use num_complex::Complex64;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// The JSON object of one bootstrapping benchmark.
+#[derive(Debug, Clone, Serialize)]
+pub struct BootstrapReport {
+    /// Parameter set name (as given by the caller).
+    pub params: String,
+    /// log2 N.
+    pub log_n: u32,
+    /// Slots refreshed.
+    pub slots: usize,
+    /// rayon threads of the current pool.
+    pub threads: usize,
+    /// Median wall time of one bootstrap, in milliseconds.
+    pub bootstrap_ms: f64,
+    /// Levels left for computation after bootstrapping.
+    pub levels_left: usize,
+    /// −log2 of the mean absolute slot error.
+    pub precision_mean_bits: f64,
+    /// −log2 of the worst absolute slot error.
+    pub precision_min_bits: f64,
+    /// Building and encoding the DFT matrices, in milliseconds.
+    pub setup_ms: f64,
+    /// Generating the relinearization, rotation and conjugation keys, in milliseconds.
+    pub keygen_ms: f64,
+    /// Bytes of all evaluation keys bootstrapping uses.
+    pub key_bytes: usize,
+    /// Number of rotation keys.
+    pub rotation_keys: usize,
+}
+
+fn ms(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+/// Generates keys for `config`, bootstraps `runs` fresh level-0 encryptions (at least one) and
+/// reports. `name` labels the parameters in the report.
+pub fn bench(
+    name: &str,
+    params: Arc<Parameters>,
+    config: BootstrapConfig,
+    runs: usize,
+) -> Result<BootstrapReport> {
+    let encoder = Encoder::new(params.clone(), CpuBackend);
+    let start = Instant::now();
+    let boot = Bootstrapper::new(&encoder, config)?;
+    let setup_ms = ms(start);
+    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
+    let sk = kg.secret_key();
+    let start = Instant::now();
+    let keys = kg.evaluation_keys(&sk, boot.rotation_steps(), true)?;
+    let keygen_ms = ms(start);
+    let key_bytes = keys.byte_size();
+    let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());
+    let decryptor = Decryptor::new(params.clone(), CpuBackend, sk);
+    let eval = Evaluator::new(params.clone(), CpuBackend, Arc::new(keys));
+    let slots = boot.config().slots;
+    let mut sampler = Sampler::from_os();
+    let mut times = Vec::new();
+    let (mut sum, mut worst, mut count, mut levels_left) = (0.0, 0.0f64, 0usize, 0);
+    for _ in 0..runs.max(1) {
+        let re = sampler.uniform_reals(slots, -1.0, 1.0);
+        let im = sampler.uniform_reals(slots, -1.0, 1.0);
+        let z: Vec<Complex64> = re
+            .iter()
+            .zip(&im)
+            .map(|(&a, &b)| Complex64::new(a, b))
+            .collect();
+        let ct = encryptor.encrypt(&encoder.encode(&z, 0, params.default_scale())?);
+        let start = Instant::now();
+        let out = eval.bootstrap(&ct, &boot)?;
+        times.push(ms(start));
+        levels_left = out.level();
+        for (g, w) in encoder.decode(&decryptor.decrypt(&out)).iter().zip(&z) {
+            let e = (g - w).norm();
+            sum += e;
+            worst = worst.max(e);
+            count += 1;
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(BootstrapReport {
+        params: name.to_string(),
+        log_n: params.log_n(),
+        slots,
+        threads: rayon::current_num_threads(),
+        bootstrap_ms: times[times.len() / 2],
+        levels_left,
+        precision_mean_bits: -(sum / count as f64).log2(),
+        precision_min_bits: -worst.log2(),
+        setup_ms,
+        keygen_ms,
+        key_bytes,
+        rotation_keys: boot.rotation_steps().len(),
+    })
+}
