@@ -10,9 +10,9 @@ mod encryptor;
 mod evaluator;
 pub mod keys;
 mod keyswitch;
+pub mod linear;
 pub mod params;
 mod plaintext;
-pub mod linear;
 pub mod poly_eval;
 pub mod serialize;
 
