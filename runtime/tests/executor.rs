@@ -161,10 +161,11 @@ fn session_round_trips_and_refusals() {
         let values = BTreeMap::from([("x".to_string(), x)]);
         let expect = interp.run(&values, &mut clear_state).unwrap();
         let request = client.step_request(&io, position, &values).unwrap();
-        let (got, stats) = client
+        let reply = client
             .read_reply(&io, &server.step(&request).unwrap())
             .unwrap();
-        assert_eq!(stats.unwrap().rotations, 4);
+        assert_eq!(reply.stats.unwrap().rotations, 4);
+        let got = reply.values;
         for (name, want) in &expect {
             let err = got[name]
                 .iter()

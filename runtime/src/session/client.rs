@@ -13,6 +13,15 @@ use prost::Message;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+/// A decrypted step reply.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepOutputs {
+    /// Each output of the plan, decoded with its layout.
+    pub values: BTreeMap<String, Vec<f64>>,
+    /// The server's statistics for the step, if it sent them.
+    pub stats: Option<StepStatsMessage>,
+}
+
 /// The key holder of a session.
 pub struct Client<B: Backend + Clone> {
     params: Arc<Parameters>,
@@ -83,11 +92,7 @@ impl<B: Backend + Clone> Client<B> {
     }
 
     /// Decrypts a [`StepReply`]: each of the plan's outputs decoded, and the server's step statistics.
-    pub fn read_reply(
-        &self,
-        io: &ClientIo,
-        reply: &[u8],
-    ) -> Result<(BTreeMap<String, Vec<f64>>, Option<StepStatsMessage>)> {
+    pub fn read_reply(&self, io: &ClientIo, reply: &[u8]) -> Result<StepOutputs> {
         let msg = StepReply::decode(reply).map_err(|e| RuntimeError::Decode {
             what: "step reply",
             reason: e.to_string(),
@@ -103,7 +108,10 @@ impl<B: Backend + Clone> Client<B> {
             let ct = Ciphertext::from_bytes(&self.params, bytes)?;
             out.insert(decl.name.clone(), self.decrypt(decl, &ct)?);
         }
-        Ok((out, msg.stats))
+        Ok(StepOutputs {
+            values: out,
+            stats: msg.stats,
+        })
     }
 
     /// Encodes `values` with the input's layout and encrypts them at its level and (nominal) scale.

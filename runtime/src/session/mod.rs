@@ -7,5 +7,5 @@ mod client;
 pub mod protocol;
 mod server;
 
-pub use client::Client;
+pub use client::{Client, StepOutputs};
 pub use server::Server;
