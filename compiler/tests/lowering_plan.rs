@@ -155,3 +155,21 @@ fn diagonal_strategy_compiles_and_inspects() {
         .values()
         .all(|d| d.tokens_per_chunk == 1 && d.chunks == 16));
 }
+
+#[test]
+fn bad_calibration_input_is_an_error_not_a_panic() {
+    let model = fixture("optimum").join("model.onnx");
+    let m = model.to_str().unwrap();
+    for (ids, needle) in [
+        ("1,x,3", "not a token id"),
+        ("1,9999", "outside the vocabulary"),
+    ] {
+        let o = cachemir(&["compile", m, "--calibrate", ids]);
+        assert!(!o.status.success(), "--calibrate {ids} succeeded");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(needle) && !err.contains("panicked"), "{err}");
+    }
+    let o = cachemir(&["compile", m, "--slots", "8192"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("K = S/D ≤ D"));
+}

@@ -6,6 +6,9 @@ use crate::error::{CompileError, Result};
 use crate::reference::kernels;
 use cachemir_ir::tensor::{Module, Op};
 
+/// One layer's cached key rows and value rows.
+type LayerCache = (Vec<Vec<f32>>, Vec<Vec<f32>>);
+
 fn err(reason: impl Into<String>) -> CompileError {
     CompileError::Execute {
         reason: reason.into(),
@@ -29,8 +32,10 @@ fn data<'m>(m: &'m Module, name: &str) -> Result<(&'m [usize], &'m [f32])> {
 /// against centered keys as the lowering computes them.
 pub fn observe(module: &Module, tokens: &[u32]) -> Result<Calibration> {
     let first = run(module, tokens, &Calibration::default())?;
-    let mut means = Calibration::default();
-    means.key_means = first.key_sums.clone();
+    let mut means = Calibration {
+        key_means: first.key_sums.clone(),
+        ..Default::default()
+    };
     for m in means.key_means.values_mut() {
         for v in m.iter_mut() {
             *v /= tokens.len() as f64;
@@ -48,8 +53,7 @@ fn run(module: &Module, tokens: &[u32], centering: &Calibration) -> Result<Calib
         return Err(err("no calibration tokens"));
     }
     let mut cal = Calibration::default();
-    let mut cache: Vec<(Vec<Vec<f32>>, Vec<Vec<f32>>)> =
-        vec![(Vec::new(), Vec::new()); module.num_layers()];
+    let mut cache: Vec<LayerCache> = vec![(Vec::new(), Vec::new()); module.num_layers()];
     for (pos, &token) in tokens.iter().enumerate() {
         let mut vals: Vec<Option<Vec<f32>>> = vec![None; module.values.len()];
         for (id, node) in module.nodes.iter() {

@@ -1,8 +1,8 @@
 //! The CKKS parameter sets a plan can name (`--params`), as the compiler sees them: the literal the runtime
 //! validates plus the working level the program lives at.
 //!
-//! The literals mirror `runtime::ckks::params::named_sets` (the compiler does not depend on the runtime; a
-//! test in `compiler/tests/lowering.rs` keeps the names in step with the documented table).
+//! The literals mirror `runtime::ckks::params::named_sets` (the compiler does not depend on the runtime, so
+//! the table is repeated here; moving it into `cachemir-ir` would remove the copy).
 
 use cachemir_ir::params::{CkksParamsLiteral, SecretDistribution};
 

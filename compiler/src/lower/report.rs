@@ -119,15 +119,14 @@ pub fn report(module: &Module, regions: &BTreeMap<OpId, String>) -> Report {
                 c.rotations += steps.len() as u64;
                 c.key_switches += steps.len() as u64;
             }
-            Op::KvAppend { cache, .. } => {
+            Op::KvAppend { cache, .. }
                 if module
                     .kv_caches
                     .get(cache)
-                    .is_some_and(|d| d.tokens_per_chunk > 1)
-                {
-                    c.rotations += 1;
-                    c.key_switches += 1;
-                }
+                    .is_some_and(|d| d.tokens_per_chunk > 1) =>
+            {
+                c.rotations += 1;
+                c.key_switches += 1;
             }
             Op::Bootstrap { .. } => c.bootstraps += 1,
             Op::PolyEval { .. } => c.polys += 1,
