@@ -190,17 +190,20 @@ impl Softmax {
     }
 }
 
+/// `1 − mask.head`.
+const HEAD_FILL: &str = "mask.head.fill";
+
 fn head_mask(em: &mut Emitter, geo: &Geometry, h: &Heads) {
     let (k, s) = (geo.k as usize, geo.slots as usize);
-    em.weight(HEAD_MASK, || {
-        let mut row = vec![0.0; s];
-        for head in 0..h.heads {
-            for j in 0..k {
-                row[head * h.head_dim * k + j] = 1.0;
-            }
+    let mut row = vec![0.0; s];
+    for head in 0..h.heads {
+        for j in 0..k {
+            row[head * h.head_dim * k + j] = 1.0;
         }
-        vec![row]
-    });
+    }
+    let fill: Vec<f64> = row.iter().map(|m| 1.0 - m).collect();
+    em.weight(HEAD_MASK, || vec![row]);
+    em.weight(HEAD_FILL, || vec![fill]);
 }
 
 fn broadcast_head(em: &mut Emitter, geo: &Geometry, h: &Heads, mut v: ValueId) -> ValueId {
@@ -309,6 +312,9 @@ fn normalize(em: &mut Emitter, geo: &Geometry, es: Vec<ValueId>, recip: &Approx)
     }
     let tot = em.rotate(tot, -(i64::from(geo.k) - 1), Layout::Opaque);
     let tot = em.mul_plain(tot, HEAD_MASK, 0, Layout::Opaque);
+    // Slots outside the head blocks hold 0, outside the interval: fill them with 1 so the inverse stays
+    // tame there (its products with those slots are zero anyway).
+    let tot = em.add_plain(tot, HEAD_FILL, 0);
     let inv = poly(em, tot, recip);
     let inv = newton_reciprocal(em, tot, inv, recip.newton_steps);
     es.iter().map(|&e| em.mul(e, inv)).collect()

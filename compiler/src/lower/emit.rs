@@ -141,6 +141,13 @@ impl Emitter {
         self.ct(Op::Add { lhs: a, rhs: k }, layout)
     }
 
+    /// `a + row` of weight `name` (encoded at the ciphertext's level and scale; no level).
+    pub fn add_plain(&mut self, a: ValueId, name: &str, index: u32) -> ValueId {
+        let pt = self.plain(name, index);
+        let layout = self.layout(a);
+        self.ct(Op::Add { lhs: a, rhs: pt }, layout)
+    }
+
     /// `a − pt` (a plaintext of the ciphertext's scale; no level).
     pub fn sub_plain(&mut self, a: ValueId, pt: ValueId) -> ValueId {
         let layout = self.layout(a);

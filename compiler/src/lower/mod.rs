@@ -320,6 +320,7 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
                     f64::from(*eps),
                     g.to_vec(),
                     &a,
+                    &format!("n{n}"),
                 ))
             }
             Op::Rope {

@@ -15,6 +15,7 @@ pub fn rms_norm(
     eps: f64,
     gain: Vec<f32>,
     approx: &Approx,
+    name: &str,
 ) -> Vector {
     let n = x.len as f64;
     let mut s = None;
@@ -29,6 +30,21 @@ pub fn rms_norm(
     for t in 0..geo.d.trailing_zeros() {
         s = em.add_rotated(s, i64::from(geo.k) << t);
     }
+    // Slots off the stride hold 0, outside the interval: fill them with the interval's midpoint so the
+    // polynomial and Newton steps stay tame there (their products with those slots are zero anyway).
+    let mid = 0.5 * (approx.interval.0 + approx.interval.1);
+    let fill = format!("fill.{name}");
+    let (k, slots) = (geo.k as usize, geo.slots as usize);
+    em.weight(&fill, || {
+        vec![(0..slots)
+            .map(|i| if i % k == 0 { 0.0 } else { mid })
+            .collect()]
+    });
+    let s = if geo.k > 1 {
+        em.add_plain(s, &fill, 0)
+    } else {
+        s
+    };
     let y0 = poly(em, s, approx);
     let h = em.mul_scalar(s, -0.5 / n);
     let h = em.add_scalar(h, -0.5 * eps);
@@ -98,7 +114,7 @@ mod tests {
         };
         let gain: Vec<f32> = (0..64).map(|i| 0.5 + i as f32 / 64.0).collect();
         let a = activation::rsqrt_mean(64.0, 1e-5, (1.0, 400.0));
-        let y = rms_norm(&mut em, &geo, &xv, 1e-5, gain.clone(), &a);
+        let y = rms_norm(&mut em, &geo, &xv, 1e-5, gain.clone(), &a, "t");
         let y = apply_gain(&mut em, &geo, &y, "g");
         em.output("y", y.blocks[0]);
         let mut module = em.module;
