@@ -24,16 +24,35 @@ impl std::fmt::Debug for SecretKey {
 }
 
 /// An RLWE encryption of zero `(b, a) = (−a·s + e, a)` at the top level, for public-key encryption.
+/// `a` is expanded from `seed` ([`uniform_halves`]), so only `b` and the seed are transmitted.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PublicKey {
     pub(crate) b: RnsPoly,
     pub(crate) a: RnsPoly,
+    pub(crate) seed: [u8; 32],
 }
 
-/// A key that switches a ciphertext component from a secret `s'` to `s`: one `(b_j, a_j)` pair per digit.
+/// A key that switches a ciphertext component from a secret `s'` to `s`: one `(b_j, a_j)` pair per
+/// digit. The `a_j` are expanded from `seed` ([`uniform_halves`]), so serialized keys carry only the
+/// `b_j` and the seed: half the bytes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SwitchingKey {
     pub(crate) digits: Vec<(RnsPoly, RnsPoly)>,
+    pub(crate) seed: [u8; 32],
+}
+
+/// The uniform halves of a key: `count` polynomials over `primes`, expanded in order from `seed` by
+/// ChaCha20. Key generation and deserialization both call this, so they agree bit for bit.
+pub(crate) fn uniform_halves(
+    params: &Parameters,
+    seed: [u8; 32],
+    count: usize,
+    primes: &[usize],
+) -> Vec<RnsPoly> {
+    let mut sampler = Sampler::from_seed(seed);
+    (0..count)
+        .map(|_| sampler.uniform(params.ring(), primes))
+        .collect()
 }
 
 impl SwitchingKey {
@@ -121,10 +140,10 @@ impl<B: Backend> KeyGenerator<B> {
         SecretKey { poly }
     }
 
-    /// `(−a·s + e, a)` over `primes` (evaluation form), with `s` restricted to those primes.
-    fn rlwe_zero(&mut self, sk: &SecretKey, primes: &[usize]) -> (RnsPoly, RnsPoly) {
+    /// `b = −a·s + e` over `a`'s primes (evaluation form), with `s` restricted to those primes.
+    fn rlwe_zero(&mut self, sk: &SecretKey, a: &RnsPoly) -> RnsPoly {
         let ring = self.params.ring().clone();
-        let a = self.sampler.uniform(&ring, primes);
+        let primes = a.primes();
         let positions: Vec<usize> = primes
             .iter()
             .map(|p| {
@@ -142,14 +161,16 @@ impl<B: Backend> KeyGenerator<B> {
         self.backend.mul_assign(&ring, &mut b, &s);
         self.backend.neg_assign(&ring, &mut b);
         self.backend.add_assign(&ring, &mut b, &e);
-        (b, a)
+        b
     }
 
     /// The public key.
     pub fn public_key(&mut self, sk: &SecretKey) -> PublicKey {
         let primes = self.params.ring().q_indices(self.params.max_level());
-        let (b, a) = self.rlwe_zero(sk, &primes);
-        PublicKey { b, a }
+        let seed = self.sampler.seed();
+        let a = uniform_halves(&self.params, seed, 1, &primes).remove(0);
+        let b = self.rlwe_zero(sk, &a);
+        PublicKey { b, a, seed }
     }
 
     /// A key switching from `s_from` (evaluation form over all Q ∪ P primes) to `sk`.
@@ -168,9 +189,12 @@ impl<B: Backend> KeyGenerator<B> {
                     .fold(1, |acc, &p| m.mul(acc, m.reduce(p)))
             })
             .collect();
-        let digits = (0..self.params.dnum())
-            .map(|j| {
-                let (mut b, a) = self.rlwe_zero(sk, &primes);
+        let seed = self.sampler.seed();
+        let digits = uniform_halves(&self.params, seed, self.params.dnum(), &primes)
+            .into_iter()
+            .enumerate()
+            .map(|(j, a)| {
+                let mut b = self.rlwe_zero(sk, &a);
                 for (i, &w) in p_mod.iter().enumerate().skip(j * alpha).take(alpha) {
                     let m = ring.modulus(i);
                     let ws = m.shoup(w);
@@ -182,7 +206,7 @@ impl<B: Backend> KeyGenerator<B> {
                 (b, a)
             })
             .collect();
-        SwitchingKey { digits }
+        SwitchingKey { digits, seed }
     }
 
     /// The relinearization key (`s² → s`).

@@ -3,10 +3,12 @@
 //! Layout (little-endian): magic `CMCK`, format version (u16), object kind (u8), the parameter
 //! fingerprint (u64, [`Parameters::fingerprint`]), the payload, then a CRC-32 of everything before
 //! it. Residues are bit-packed at the width of their prime (a 45-bit prime takes 45 bits), so a
-//! ciphertext is ~30 % smaller than raw 64-bit words. Loading checks the magic, version, kind,
+//! ciphertext is ~30 % smaller than raw 64-bit words; keys carry only their `b` halves and the 32-byte
+//! seed that regenerates the uniform `a` halves. Loading checks the magic, version, kind,
 //! fingerprint, checksum, every length and every residue (`< q`) before building the object:
 //! truncated, corrupted or foreign bytes give [`RuntimeError::Decode`], never a panic.
 
+use super::keys::uniform_halves;
 use super::{Ciphertext, EvaluationKeys, Parameters, PublicKey, SwitchingKey};
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{Form, RnsPoly};
@@ -206,11 +208,20 @@ impl<'a, 'p> Reader<'a, 'p> {
                 self.params.dnum()
             )));
         }
+        let seed = self.seed()?;
         let primes = self.params.ring().qp_indices(self.params.max_level());
-        let digits = (0..dnum)
-            .map(|_| Ok((self.poly(&primes)?, self.poly(&primes)?)))
-            .collect::<Result<_>>()?;
-        Ok(SwitchingKey { digits })
+        let bs = (0..dnum)
+            .map(|_| self.poly(&primes))
+            .collect::<Result<Vec<_>>>()?;
+        let digits = bs
+            .into_iter()
+            .zip(uniform_halves(self.params, seed, dnum, &primes))
+            .collect();
+        Ok(SwitchingKey { digits, seed })
+    }
+
+    fn seed(&mut self) -> Result<[u8; 32]> {
+        Ok(self.take(32)?.try_into().expect("32 bytes"))
     }
 
     fn finish<T>(self, value: T) -> Result<T> {
@@ -223,10 +234,8 @@ impl<'a, 'p> Reader<'a, 'p> {
 
 fn write_switching_key(w: &mut Writer, key: &SwitchingKey) {
     w.u32(key.digits.len() as u32);
-    for (b, a) in &key.digits {
-        w.poly(b);
-        w.poly(a);
-    }
+    w.out.extend_from_slice(&key.seed);
+    key.digits.iter().for_each(|(b, _)| w.poly(b));
 }
 
 impl Ciphertext {
@@ -280,8 +289,8 @@ impl PublicKey {
     /// Encodes the public key.
     pub fn to_bytes(&self, params: &Parameters) -> Vec<u8> {
         let mut w = Writer::new(params, Kind::PublicKey);
+        w.out.extend_from_slice(&self.seed);
         w.poly(&self.b);
-        w.poly(&self.a);
         w.finish()
     }
 
@@ -289,8 +298,10 @@ impl PublicKey {
     pub fn from_bytes(params: &Parameters, bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(params, Kind::PublicKey, bytes)?;
         let primes = params.ring().q_indices(params.max_level());
-        let (b, a) = (r.poly(&primes)?, r.poly(&primes)?);
-        r.finish(PublicKey { b, a })
+        let seed = r.seed()?;
+        let b = r.poly(&primes)?;
+        let a = uniform_halves(params, seed, 1, &primes).remove(0);
+        r.finish(PublicKey { b, a, seed })
     }
 }
 
