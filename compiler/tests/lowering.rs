@@ -174,3 +174,33 @@ fn secure_parameters_geometry_generates_the_reference_tokens() {
     // N16_BOOT's default geometry for this model: 4096 slots, K = 64 tokens per chunk, one chunk.
     check_with(FIXTURES[3], Strategy::Cachemir, "N16_BOOT", None, 64);
 }
+
+#[test]
+fn calibration_records_the_first_norm_input_exactly() {
+    // The first RMSNorm sees the embedding rows: its sum-of-squares range is computable from the table.
+    use cachemir_compiler::calibrate::Quantity;
+    let tensor = load_tensor_ir(&fixture(FIXTURES[0]).join("model.onnx")).unwrap();
+    let cal = observe(&tensor, &CALIBRATION).unwrap();
+    let emb = tensor.weights.get("embed_tokens").unwrap();
+    let (hidden, data) = (emb.shape[1], emb.data.as_ref().unwrap());
+    let sums: Vec<f64> = CALIBRATION
+        .iter()
+        .map(|&t| {
+            let row = &data[t as usize * hidden..(t as usize + 1) * hidden];
+            row.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
+        })
+        .collect();
+    let (lo, hi) = sums
+        .iter()
+        .fold((f64::MAX, f64::MIN), |(a, b), &s| (a.min(s), b.max(s)));
+    let r = cal.ranges[&(1, Quantity::SumOfSquares)];
+    assert!(
+        (r.lo - lo).abs() < 1e-9 && (r.hi - hi).abs() < 1e-9,
+        "{r:?} vs [{lo}, {hi}]"
+    );
+    assert_eq!(
+        cal.interval(1, Quantity::SumOfSquares),
+        Some((lo / 4.0, hi * 4.0))
+    );
+    assert_eq!(cal.key_means.len(), 2, "one mean key per attention layer");
+}
