@@ -1,10 +1,9 @@
 //! The CKKS parameter sets a plan can name (`--params`), as the compiler sees them: the literal the runtime
 //! validates plus the working level the program lives at.
 //!
-//! The literals mirror `runtime::ckks::params::named_sets` (the compiler does not depend on the runtime, so
-//! the table is repeated here; moving it into `cachemir-ir` would remove the copy).
+//! The literals are `cachemir_ir::params::named_sets`, shared with the runtime (which validates them).
 
-use cachemir_ir::params::{CkksParamsLiteral, SecretDistribution};
+use cachemir_ir::params::CkksParamsLiteral;
 
 /// A named parameter set.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,53 +26,24 @@ impl ParamSet {
     }
 }
 
-fn chain(parts: &[(usize, u32)]) -> Vec<u32> {
-    parts
-        .iter()
-        .flat_map(|&(count, bits)| std::iter::repeat_n(bits, count))
-        .collect()
-}
-
-/// Every named set.
+/// Every named set of `cachemir_ir::params::named_sets`, with the levels a program may use.
 pub fn named_sets() -> Vec<ParamSet> {
-    let lit = |log_n, log_q, log_p, log_default_scale| CkksParamsLiteral {
-        log_n,
-        log_q,
-        log_p,
-        log_default_scale,
-        secret: SecretDistribution::Dense,
-    };
-    vec![
-        ParamSet {
-            name: "N16_BOOT",
-            literal: lit(
-                16,
-                chain(&[(1, 60), (9, 45), (3, 42), (8, 60), (4, 56)]),
-                vec![61; 5],
-                45,
-            ),
-            working_level: 9,
-            bootstrappable: true,
-        },
-        ParamSet {
-            name: "N15",
-            literal: lit(15, chain(&[(1, 60), (14, 45)]), vec![61; 3], 45),
-            working_level: 14,
-            bootstrappable: false,
-        },
-        ParamSet {
-            name: "INSECURE_N12",
-            literal: lit(12, chain(&[(1, 60), (8, 40)]), vec![61; 2], 40),
-            working_level: 8,
-            bootstrappable: false,
-        },
-        ParamSet {
-            name: "INSECURE_N10",
-            literal: lit(10, chain(&[(1, 50), (3, 40)]), vec![61], 40),
-            working_level: 3,
-            bootstrappable: false,
-        },
-    ]
+    cachemir_ir::params::named_sets()
+        .into_iter()
+        .map(|(name, literal)| {
+            // N16_BOOT keeps its top 15 primes (3 SlotsToCoeffs + 8 EvalMod + 4 CoeffsToSlots) for
+            // bootstrapping: programs live on q_0 … q_9. The other sets have no bootstrapping levels.
+            let bootstrappable = name == "N16_BOOT";
+            let top = literal.max_level().unwrap_or(0);
+            let working_level = if bootstrappable { top - 15 } else { top };
+            ParamSet {
+                name,
+                literal,
+                working_level,
+                bootstrappable,
+            }
+        })
+        .collect()
 }
 
 /// The set named `name`, if any.
