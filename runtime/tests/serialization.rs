@@ -45,7 +45,12 @@ fn round_trips_and_rejections() {
     );
     let key_bytes = keys.to_bytes(&params);
     // Keys travel as their b halves and a seed: about half of the residues.
-    assert!(key_bytes.len() < keys.byte_size() * 3 / 8, "{} vs {}", key_bytes.len(), keys.byte_size());
+    assert!(
+        key_bytes.len() < keys.byte_size() * 3 / 8,
+        "{} vs {}",
+        key_bytes.len(),
+        keys.byte_size()
+    );
     assert_eq!(
         EvaluationKeys::from_bytes(&params, &key_bytes).unwrap(),
         keys
