@@ -3,47 +3,16 @@
 //! insecure N = 2^12 set with 12 levels of 40-bit primes (scale 2^40) and 2048 slots holding a
 //! uniform grid of the interval (both ends included).
 
-use cachemir_kernels::CpuBackend;
 use cachemir_runtime::approx::chebyshev::grid;
 use cachemir_runtime::approx::functions::{
     exp_softmax, inv_sqrt_rmsnorm, reciprocal_softmax, silu, silu_exact, EXP_INTERVAL,
     INV_SQRT_INTERVAL, RECIPROCAL_INTERVAL, SILU_INTERVAL,
 };
 use cachemir_runtime::ckks::poly_eval::chebyshev_depth;
-use cachemir_runtime::ckks::{
-    Ciphertext, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters,
-    ParametersLiteral, SecretDistribution,
-};
-use std::sync::Arc;
+use cachemir_runtime::ckks::Ciphertext;
+mod support;
 
-struct Ctx {
-    params: Arc<Parameters>,
-    encoder: Encoder<CpuBackend>,
-    encryptor: Encryptor<CpuBackend>,
-    decryptor: Decryptor<CpuBackend>,
-    eval: Evaluator<CpuBackend>,
-}
-
-fn ctx() -> Ctx {
-    let lit = ParametersLiteral {
-        log_n: 12,
-        log_q: std::iter::once(60).chain([40; 12]).collect(),
-        log_p: vec![61, 61],
-        log_default_scale: 40,
-        secret: SecretDistribution::Dense,
-    };
-    let params = Arc::new(Parameters::new(lit).unwrap());
-    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
-    let sk = kg.secret_key();
-    let keys = Arc::new(kg.evaluation_keys(&sk, &[], false).unwrap());
-    Ctx {
-        encoder: Encoder::new(params.clone(), CpuBackend),
-        encryptor: Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone()),
-        decryptor: Decryptor::new(params.clone(), CpuBackend, sk),
-        eval: Evaluator::new(params.clone(), CpuBackend, keys),
-        params,
-    }
-}
+use support::{deep_n12, Ctx};
 
 impl Ctx {
     /// The interval's grid, encrypted at the top level.
@@ -68,7 +37,7 @@ impl Ctx {
 
 #[test]
 fn exp_and_silu_encrypted() {
-    let mut c = ctx();
+    let mut c = Ctx::new(deep_n12(), &[], false);
     let scale = c.params.default_scale();
 
     let exp = exp_softmax().unwrap();
@@ -90,7 +59,7 @@ fn exp_and_silu_encrypted() {
 
 #[test]
 fn inverse_square_root_and_reciprocal_encrypted() {
-    let mut c = ctx();
+    let mut c = Ctx::new(deep_n12(), &[], false);
 
     let r = inv_sqrt_rmsnorm().unwrap();
     let (x, ct) = c.encrypt_grid(INV_SQRT_INTERVAL);

@@ -11,20 +11,12 @@ use cachemir_runtime::ckks::{
     Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters, ParametersLiteral,
     SecretDistribution,
 };
-use num_complex::Complex64;
 use std::f64::consts::PI;
 use std::sync::Arc;
 
-fn random(n: usize, seed: u64) -> Vec<Complex64> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    };
-    (0..n).map(|_| Complex64::new(next(), next())).collect()
-}
+mod support;
+
+use support::random_complex as random;
 
 fn config(slots: usize) -> BootstrapConfig {
     BootstrapConfig {

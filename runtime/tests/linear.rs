@@ -2,48 +2,13 @@
 //! (N = 2^12, scale 2^40). Precision is −log2 of the worst slot error; entries are uniform in the
 //! complex unit square, scaled by 1/(number of diagonals) so outputs stay in [−1, 1]-ish.
 
-use cachemir_kernels::CpuBackend;
 use cachemir_runtime::ckks::linear::LinearTransform;
-use cachemir_runtime::ckks::{
-    Ciphertext, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters,
-};
+use cachemir_runtime::ckks::{Ciphertext, Parameters};
 use cachemir_runtime::RuntimeError;
 use num_complex::Complex64;
-use std::sync::Arc;
+mod support;
 
-struct Ctx {
-    params: Arc<Parameters>,
-    encoder: Encoder<CpuBackend>,
-    encryptor: Encryptor<CpuBackend>,
-    decryptor: Decryptor<CpuBackend>,
-    eval: Evaluator<CpuBackend>,
-}
-
-/// A context whose evaluation keys cover exactly `rotations`.
-fn ctx(rotations: &[i64]) -> Ctx {
-    let params = Arc::new(Parameters::named("INSECURE_N12").unwrap());
-    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
-    let sk = kg.secret_key();
-    let keys = Arc::new(kg.evaluation_keys(&sk, rotations, false).unwrap());
-    Ctx {
-        encoder: Encoder::new(params.clone(), CpuBackend),
-        encryptor: Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone()),
-        decryptor: Decryptor::new(params.clone(), CpuBackend, sk),
-        eval: Evaluator::new(params.clone(), CpuBackend, keys),
-        params,
-    }
-}
-
-fn random(n: usize, seed: u64) -> Vec<Complex64> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    let mut next = || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-    };
-    (0..n).map(|_| Complex64::new(next(), next())).collect()
-}
+use support::{random_complex as random, Ctx};
 
 /// The dense matrix with `M[i][(i + k) mod n] = d_k[i]`, and `M·x` the schoolbook way.
 fn naive(n: usize, diagonals: &[(i64, Vec<Complex64>)], x: &[Complex64]) -> Vec<Complex64> {
@@ -102,7 +67,7 @@ fn banded_and_scattered_diagonals_at_full_slots() {
     let steps = lt.rotation_steps();
     // BSGS: fewer rotation keys than non-zero diagonals (18 besides k = 0).
     assert!(steps.len() < ks.len() - 1, "{steps:?} (g = {})", lt.giant());
-    let mut c = ctx(&steps);
+    let mut c = Ctx::new(Parameters::named("INSECURE_N12").unwrap(), &steps, false);
     let x = random(n, 1);
     let ct = c.encrypt(&x);
     let encoded = lt.encode(&c.encoder, ct.level()).unwrap();
@@ -143,7 +108,7 @@ fn dense_matrix_at_sparse_slots_and_forced_giant_step() {
             // All 64 diagonals: g = 8 needs 7 baby + 7 giant rotations.
             assert_eq!((lt.giant(), steps.len()), (8, 14));
         }
-        let mut c = ctx(&steps);
+        let mut c = Ctx::new(Parameters::named("INSECURE_N12").unwrap(), &steps, false);
         let ct = c.encrypt(&x);
         let encoded = lt.encode(&c.encoder, ct.level()).unwrap();
         let out = c.eval.linear_transform(&ct, &encoded).unwrap();
@@ -159,7 +124,7 @@ fn errors_are_typed() {
     let lt = LinearTransform::new(n, diags.clone(), Some(4)).unwrap();
     assert_eq!(lt.rotation_steps(), vec![1, 4]);
     // Keys for step 1 only: the giant rotation by 4 is missing.
-    let mut c = ctx(&[1]);
+    let mut c = Ctx::new(Parameters::named("INSECURE_N12").unwrap(), &[1], false);
     let ct = c.encrypt(&random(n, 4));
     let encoded = lt.encode(&c.encoder, ct.level()).unwrap();
     assert!(matches!(

@@ -2,57 +2,13 @@
 //! (`T_k(x) = cos(k·arccos x)`), at an insecure N = 2^12 set with 12 levels of 40-bit primes
 //! (scale 2^40). Precision is −log2 of the worst slot error over 2048 slots.
 
-use cachemir_kernels::CpuBackend;
 use cachemir_runtime::approx::Chebyshev;
 use cachemir_runtime::ckks::poly_eval::{chebyshev_depth, PowerBasis};
-use cachemir_runtime::ckks::{
-    Ciphertext, Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters,
-    ParametersLiteral, SecretDistribution,
-};
+use cachemir_runtime::ckks::Ciphertext;
 use cachemir_runtime::RuntimeError;
-use std::sync::Arc;
+mod support;
 
-struct Ctx {
-    params: Arc<Parameters>,
-    encoder: Encoder<CpuBackend>,
-    encryptor: Encryptor<CpuBackend>,
-    decryptor: Decryptor<CpuBackend>,
-    eval: Evaluator<CpuBackend>,
-}
-
-fn ctx() -> Ctx {
-    let lit = ParametersLiteral {
-        log_n: 12,
-        log_q: std::iter::once(60).chain([40; 12]).collect(),
-        log_p: vec![61, 61],
-        log_default_scale: 40,
-        secret: SecretDistribution::Dense,
-    };
-    let params = Arc::new(Parameters::new(lit).unwrap());
-    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
-    let sk = kg.secret_key();
-    let keys = Arc::new(kg.evaluation_keys(&sk, &[], false).unwrap());
-    Ctx {
-        encoder: Encoder::new(params.clone(), CpuBackend),
-        encryptor: Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone()),
-        decryptor: Decryptor::new(params.clone(), CpuBackend, sk),
-        eval: Evaluator::new(params.clone(), CpuBackend, keys),
-        params,
-    }
-}
-
-/// Deterministic values uniform in [lo, hi].
-fn uniform(n: usize, lo: f64, hi: f64, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            lo + (hi - lo) * ((s >> 11) as f64 / (1u64 << 53) as f64)
-        })
-        .collect()
-}
+use support::{deep_n12, uniform, Ctx};
 
 /// The reference: Σ c_k cos(k·arccos u), u the point mapped onto [−1, 1].
 fn reference(coeffs: &[f64], a: f64, b: f64, x: f64) -> f64 {
@@ -88,7 +44,7 @@ impl Ctx {
 
 #[test]
 fn random_polynomials_consume_exactly_log_degree_levels() {
-    let mut c = ctx();
+    let mut c = Ctx::new(deep_n12(), &[], false);
     let slots = c.params.max_slots();
     let x = uniform(slots, -1.0, 1.0, 1);
     let ct = c.encrypt(&x);
@@ -130,7 +86,7 @@ fn random_polynomials_consume_exactly_log_degree_levels() {
 
 #[test]
 fn interval_map_costs_one_level_and_odd_polynomials_skip_even_powers() {
-    let mut c = ctx();
+    let mut c = Ctx::new(deep_n12(), &[], false);
     let slots = c.params.max_slots();
     let (a, b) = (-3.0, 5.0);
     let x = uniform(slots, a, b, 2);
@@ -184,7 +140,7 @@ fn interval_map_costs_one_level_and_odd_polynomials_skip_even_powers() {
 
 #[test]
 fn shared_basis_and_too_few_levels() {
-    let mut c = ctx();
+    let mut c = Ctx::new(deep_n12(), &[], false);
     let slots = c.params.max_slots();
     let x = uniform(slots, -1.0, 1.0, 4);
     let ct = c.encrypt(&x);
