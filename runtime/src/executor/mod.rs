@@ -1,6 +1,11 @@
 //! The plan executor (server side): runs one decode step of an FHE IR program on ciphertexts.
 //!
-//! Values are computed in program order and dropped after their last use. The IR types carry nominal
+//! Values are computed in program order and dropped after their last use. Every op runs on CKKS except
+//! `linear_transform`, `poly_eval` and `bootstrap`, which return [`RuntimeError::Execution`] for now: the
+//! engine has them (`ckks::linear`, `ckks::poly_eval`, `ckks::bootstrap`), but their level and scale
+//! conventions differ from the IR's typing rules (the engine's linear transform rescales; its polynomial
+//! evaluation spends one more level on a non-unit interval; bootstrapping at `N16_BOOT` needs sparse-secret
+//! encapsulation), and the rules must be made to agree first. The IR types carry nominal
 //! scales (powers of two); ciphertexts carry exact ones, which drift from the nominal by the ratio
 //! `q_l / 2^log_q[l]` of each prime they are rescaled by (≈ 2^-21 for the shipped chains). Two rules keep
 //! them together:
