@@ -436,7 +436,7 @@ pub fn infer(module: &Module, op: &Op, declared: Option<&[Type]>) -> Result<Rule
                     message: format!("empty interval [{}, {}]", interval.0, interval.1),
                 });
             }
-            let depth = Op::poly_depth(coeffs.len());
+            let depth = Op::poly_depth(coeffs.len(), *interval);
             if t.level.0 < depth {
                 return Err(Problem::LevelTooLow {
                     value: *input,

@@ -147,7 +147,7 @@ pub enum Op {
         scale: LogScale,
     },
     /// Slot-wise polynomial `p(x) = Σ_k coeffs[k] · T_k((2x − a − b)/(b − a))` in the Chebyshev basis over the
-    /// interval `[a, b] = interval` (`a < b`, finite). With `depth = ⌈log2(coeffs.len())⌉`:
+    /// interval `[a, b] = interval` (`a < b`, finite). With `depth =` [`Op::poly_depth`]:
     /// `in.level ≥ depth`, `out.level = in.level − depth`; scale, slots and layout kept (the evaluator manages
     /// its internal scales so the output lands at the input scale). At least one coefficient.
     PolyEval {
@@ -296,8 +296,11 @@ impl Op {
         )
     }
 
-    /// Multiplicative depth of a Chebyshev polynomial with `num_coeffs` coefficients: `⌈log2(num_coeffs)⌉`.
-    pub fn poly_depth(num_coeffs: usize) -> u32 {
-        num_coeffs.max(1).next_power_of_two().trailing_zeros()
+    /// Levels a Chebyshev polynomial with `num_coeffs` coefficients on `interval` consumes, as the CKKS
+    /// evaluator spends them: `max(1, ⌈log2(num_coeffs)⌉)`, plus one for the change of variable onto
+    /// `[−1, 1]` when the interval is another one.
+    pub fn poly_depth(num_coeffs: usize, interval: (f64, f64)) -> u32 {
+        let products = num_coeffs.max(2).next_power_of_two().trailing_zeros();
+        products + u32::from(interval != (-1.0, 1.0))
     }
 }

@@ -63,10 +63,11 @@ output \"r\", %3
 
 #[test]
 fn poly_eval_matches_chebyshev_by_hand() {
-    // p = 1·T0 + 2·T1 + 3·T2 on [0, 4]: y = (2x − 4)/4 = x/2 − 1; T2(y) = 2y² − 1.
+    // p = 1·T0 + 2·T1 + 3·T2 on [0, 4]: y = (2x − 4)/4 = x/2 − 1; T2(y) = 2y² − 1. Depth: 2 + 1 for the
+    // change of variable.
     let body = "\
 %0 = input \"x\" : ct<level=3, scale=40, slots=8, layout=strided(len=3, stride=1)>
-%1 = poly_eval %0, coeffs=[1, 2, 3], interval=(0, 4) : ct<level=1, scale=40, slots=8, layout=strided(len=3, stride=1)>
+%1 = poly_eval %0, coeffs=[1, 2, 3], interval=(0, 4) : ct<level=0, scale=40, slots=8, layout=strided(len=3, stride=1)>
 output \"y\", %1
 ";
     let m = module(body);

@@ -105,7 +105,7 @@ fn random_module(choices: &[(u32, f64)]) -> Module {
                 input: pick,
                 target: Level(4),
             },
-            10 if t.degree == 1 && t.level.0 >= 2 => Op::PolyEval {
+            10 if t.degree == 1 && t.level.0 >= 3 => Op::PolyEval {
                 input: pick,
                 coeffs: vec![float, 0.5, -0.25],
                 interval: (-float.abs() - 1.0, 7.5),

@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 /// ciphertext will have after `rescale-insertion` (waterline policy, moduli near the default scale):
 /// inputs at their declared level, `kv_read` at the cache level, `bootstrap` at its target; `mul_plain`,
 /// `mul_ct`, `linear_transform` and `mul_const` at a non-zero scale consume one level; `poly_eval`
-/// consumes `⌈log2(#coeffs)⌉`; explicit `rescale` one; `level_drop` sets it; everything else takes the
+/// consumes `Op::poly_depth` levels; explicit `rescale` one; `level_drop` sets it; everything else takes the
 /// lowest operand level. When an op needs more levels than an operand has (one for a product, the depth
 /// for a polynomial, the cache level for `kv_append`), a `bootstrap` of that operand to `target` is inserted
 /// just before the op and every later use reads the refreshed value (so a value is refreshed at most once).
@@ -34,8 +34,10 @@ fn cost(module: &Module, op: &Op) -> (u32, u32) {
         Op::MulPlain { .. } | Op::MulCt { .. } | Op::LinearTransform { .. } => (1, 1),
         Op::MulConst { scale, .. } if scale.0 > 0.0 => (1, 1),
         Op::Rescale { .. } => (1, 1),
-        Op::PolyEval { coeffs, .. } => {
-            let d = Op::poly_depth(coeffs.len());
+        Op::PolyEval {
+            coeffs, interval, ..
+        } => {
+            let d = Op::poly_depth(coeffs.len(), *interval);
             (d, d)
         }
         Op::KvAppend { cache, .. } => (
