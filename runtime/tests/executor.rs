@@ -203,3 +203,53 @@ fn session_round_trips_and_refusals() {
         .unwrap();
     assert!(err.to_string().contains("another plan"), "{err}");
 }
+
+/// `linear_transform` (baby-step/giant-step over three diagonals) and `poly_eval` on an interval, on CKKS
+/// against the interpreter.
+#[test]
+fn linear_transform_and_poly_eval_match_the_interpreter() {
+    let program = r#"
+params { log_n=12, log_q=[60, 40, 40, 40, 40, 40, 40, 40], log_p=[61, 61], log_default_scale=40, secret=dense }
+keys { rotations=[1, 2, 4], conjugate=false, bootstrap=false }
+weight "d" { rows=3, cols=16 }
+%0 = input "x" : ct<level=7, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%1 = linear_transform %0, diagonals="d", offsets=[0, 1, 6], baby_step=4, scale=40 : ct<level=7, scale=80, slots=16, layout=strided(len=16, stride=1)>
+%2 = rescale %1 : ct<level=6, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%3 = poly_eval %2, coeffs=[0.25, -0.5, 0.125, 0.0625], interval=(-3, 3) : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
+output "y", %3
+"#;
+    let module = Module::from_text(program).unwrap();
+    let data: Vec<f64> = (0..48).map(|i| ((i * 5 % 13) as f64 - 6.0) / 7.0).collect();
+    let weights = BTreeMap::from([("d".to_string(), Weight::f64(3, 16, data).unwrap())]);
+    let params = Arc::new(Parameters::new(module.params.clone()).unwrap());
+    let mut client = Client::new(params.clone(), CpuBackend);
+    let keys = Arc::new(client.evaluation_keys(&module.keys).unwrap());
+    let executor = Executor::new(
+        &module,
+        &weights,
+        Evaluator::new(params, CpuBackend, keys),
+        CpuBackend,
+    )
+    .unwrap();
+    let io = ClientIo::of(&module);
+    let x: Vec<f64> = (0..16).map(|i| (i as f64 * 0.61).sin()).collect();
+    let expect = Interpreter::new(&module, &weights)
+        .unwrap()
+        .run(
+            &BTreeMap::from([("x".to_string(), x.clone())]),
+            &mut ClearKvState::default(),
+        )
+        .unwrap();
+    let inputs = BTreeMap::from([("x".to_string(), client.encrypt(&io.inputs[0], &x).unwrap())]);
+    let result = executor.run(&inputs, &mut KvState::default()).unwrap();
+    let got = client
+        .decrypt(&io.outputs[0], &result.outputs["y"])
+        .unwrap();
+    assert_eq!(result.outputs["y"].level(), 3);
+    let err = got
+        .iter()
+        .zip(&expect["y"])
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 2f64.powi(-14), "max error {err:e}");
+}

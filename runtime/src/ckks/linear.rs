@@ -32,6 +32,8 @@ pub struct LinearTransform {
 pub struct EncodedLinearTransform {
     slots: usize,
     level: usize,
+    /// Scale the diagonals are encoded at.
+    scale: f64,
     giant: usize,
     /// `j·g → [(i, rot_{−j·g}(d_{j·g+i}))]`.
     groups: BTreeMap<usize, Vec<(usize, Plaintext)>>,
@@ -209,7 +211,8 @@ impl LinearTransform {
         y
     }
 
-    /// Encodes the pre-rotated diagonals at `level`, scale `q_level`.
+    /// Encodes the pre-rotated diagonals at `level`, scale `q_level` (so [`Evaluator::linear_transform`]
+    /// keeps the input's scale).
     pub fn encode<B: Backend>(
         &self,
         encoder: &Encoder<B>,
@@ -221,17 +224,28 @@ impl LinearTransform {
             needed: level,
             level: params.max_level(),
         })? as f64;
+        self.encode_at(encoder, level, q)
+    }
+
+    /// Encodes the pre-rotated diagonals at `level` and `scale`.
+    pub fn encode_at<B: Backend>(
+        &self,
+        encoder: &Encoder<B>,
+        level: usize,
+        scale: f64,
+    ) -> Result<EncodedLinearTransform> {
         let n = self.slots;
         let mut groups: BTreeMap<usize, Vec<(usize, Plaintext)>> = BTreeMap::new();
         for (&k, d) in &self.diagonals {
             let (j, i) = (k - k % self.giant, k % self.giant);
             let rotated: Vec<Complex64> = (0..n).map(|t| d[(t + n - j) % n]).collect();
-            let pt = encoder.encode(&rotated, level, q)?;
+            let pt = encoder.encode(&rotated, level, scale)?;
             groups.entry(j).or_default().push((i, pt));
         }
         Ok(EncodedLinearTransform {
             slots: n,
             level,
+            scale,
             giant: self.giant,
             groups,
         })
@@ -239,9 +253,23 @@ impl LinearTransform {
 }
 
 impl<B: Backend> Evaluator<B> {
-    /// `M·x` for an encoded transform: one level consumed, scale kept. `x` must be at the encoded
-    /// level with the transform's slot count, and every [`LinearTransform::rotation_steps`] key present.
+    /// `M·x` for a transform encoded by [`LinearTransform::encode`]: one level consumed, scale kept.
+    /// `x` must be at the encoded level with the transform's slot count, and every
+    /// [`LinearTransform::rotation_steps`] key present.
     pub fn linear_transform(
+        &self,
+        x: &Ciphertext,
+        m: &EncodedLinearTransform,
+    ) -> Result<Ciphertext> {
+        let mut out = self.linear_transform_unrescaled(x, m)?;
+        self.rescale_assign(&mut out)?;
+        // x.scale·q_l / q_l, exact up to floating-point rounding.
+        out.set_scale(x.scale());
+        Ok(out)
+    }
+
+    /// `M·x` before the rescale: level kept, scale `x.scale · m.scale`.
+    pub fn linear_transform_unrescaled(
         &self,
         x: &Ciphertext,
         m: &EncodedLinearTransform,
@@ -296,15 +324,11 @@ impl<B: Backend> Evaluator<B> {
                 }
             });
         }
-        let mut out = total.unwrap_or_else(|| {
+        Ok(total.unwrap_or_else(|| {
             // No diagonal: M = 0, at the scale the products would have.
             let mut zero = self.mul_int(x, 0);
-            zero.set_scale(x.scale() * self.params.q()[x.level()] as f64);
+            zero.set_scale(x.scale() * m.scale);
             zero
-        });
-        self.rescale_assign(&mut out)?;
-        // x.scale·q_l / q_l, exact up to floating-point rounding.
-        out.set_scale(x.scale());
-        Ok(out)
+        }))
     }
 }

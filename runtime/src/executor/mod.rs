@@ -1,11 +1,8 @@
 //! The plan executor (server side): runs one decode step of an FHE IR program on ciphertexts.
 //!
 //! Values are computed in program order and dropped after their last use. Every op runs on CKKS except
-//! `linear_transform`, `poly_eval` and `bootstrap`, which return [`RuntimeError::Execution`] for now: the
-//! engine has them (`ckks::linear`, `ckks::poly_eval`, `ckks::bootstrap`), but their level and scale
-//! conventions differ from the IR's typing rules (the engine's linear transform rescales; its polynomial
-//! evaluation spends one more level on a non-unit interval; bootstrapping at `N16_BOOT` needs sparse-secret
-//! encapsulation), and the rules must be made to agree first. The IR types carry nominal
+//! `bootstrap`, which returns [`RuntimeError::Execution`] for now: bootstrapping at the plans' parameters
+//! (`N16_BOOT`) needs sparse-secret encapsulation, which the engine does not have yet. The IR types carry nominal
 //! scales (powers of two); ciphertexts carry exact ones, which drift from the nominal by the ratio
 //! `q_l / 2^log_q[l]` of each prime they are rescaled by (≈ 2^-21 for the shipped chains). Two rules keep
 //! them together:
@@ -20,11 +17,14 @@ mod kv_cache;
 
 pub use kv_cache::{KvCacheState, KvState};
 
+use crate::approx::Chebyshev;
+use crate::ckks::linear::LinearTransform;
 use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, Plaintext};
 use crate::{Result, RuntimeError};
 use cachemir_ir::fhe::{op_label, CtType, Module, Op, OpId, Type, ValueId};
 use cachemir_ir::weights::Weights;
 use cachemir_kernels::Backend;
+use num_complex::Complex64;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -334,8 +334,31 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                 entry.tokens += 1;
                 Ok(vec![])
             }
-            Op::LinearTransform { .. } | Op::PolyEval { .. } | Op::Bootstrap { .. } => {
-                Err(fail("not supported by the CKKS executor yet (linear transforms, polynomial evaluation and bootstrapping are being added)".into()))
+            Op::LinearTransform { input, diagonals, offsets, baby_step, .. } => {
+                let a = ct(*input)?;
+                let weight = self.weights.get(diagonals).ok_or_else(|| fail(format!("no weight \"{diagonals}\"")))?;
+                let rows = offsets
+                    .iter()
+                    .enumerate()
+                    .map(|(k, offset)| {
+                        let row = weight.row(k as u32).ok_or_else(|| fail(format!("no row {k} in weight \"{diagonals}\"")))?;
+                        Ok((offset.0 as i64, row.into_iter().map(Complex64::from).collect()))
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                let transform = LinearTransform::new(a.slots(), rows, Some(*baby_step as usize)).map_err(at)?;
+                let target = self.product_scale(a.level(), result_ct()?.scale.0);
+                let encoded = transform.encode_at(&self.encoder, a.level(), target / a.scale()).map_err(at)?;
+                one(eval.linear_transform_unrescaled(a, &encoded).map_err(at)?)
+            }
+            Op::PolyEval { input, coeffs, interval } => {
+                let a = ct(*input)?;
+                let poly = Chebyshev::from_coeffs(coeffs.clone(), interval.0, interval.1).map_err(at)?;
+                let out = eval.evaluate_chebyshev(a, &poly, a.scale()).map_err(at)?;
+                // The evaluator may need fewer levels than declared (trailing zero coefficients).
+                one(eval.drop_to_level(&out, result_ct()?.level.0 as usize).map_err(at)?)
+            }
+            Op::Bootstrap { .. } => {
+                Err(fail("bootstrapping plans cannot run yet: the engine has no bootstrapping at the plan's parameters (sparse-secret encapsulation is missing)".into()))
             }
         }
     }
