@@ -184,9 +184,8 @@ impl Backend for CpuBackend {
                     });
             }
             Form::Coeff => {
-                ring.galois_permutation(galois)?; // validates g
+                let g = ring.galois_residue(galois)?;
                 let two_n = 2 * n as u64;
-                let g = galois % two_n;
                 let primes = a.primes().to_vec();
                 out.data_mut()
                     .par_chunks_mut(n)

@@ -121,14 +121,20 @@ impl Ring {
         &self.ntt[i]
     }
 
-    /// The permutation `perm` with `σ_g(a)[i] = a[perm[i]]` in evaluation form, for the automorphism
-    /// `X → X^g` (`g` odd). Cached per `g`.
-    pub fn galois_permutation(&self, galois: u64) -> Result<Arc<[u32]>> {
+    /// `galois mod 2N`, or an error if `galois` is even (not an automorphism of the ring).
+    pub fn galois_residue(&self, galois: u64) -> Result<u64> {
         let two_n = 2 * self.n() as u64;
         if galois.is_multiple_of(2) {
             return Err(KernelError::GaloisElement { galois, two_n });
         }
-        let g = galois % two_n;
+        Ok(galois % two_n)
+    }
+
+    /// The permutation `perm` with `σ_g(a)[i] = a[perm[i]]` in evaluation form, for the automorphism
+    /// `X → X^g` (`g` odd). Cached per `g`.
+    pub fn galois_permutation(&self, galois: u64) -> Result<Arc<[u32]>> {
+        let g = self.galois_residue(galois)?;
+        let two_n = 2 * self.n() as u64;
         let mut cache = self.galois_cache.lock().expect("galois cache poisoned");
         Ok(cache
             .entry(g)
