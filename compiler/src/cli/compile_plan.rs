@@ -152,7 +152,7 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
                 r.approx.interval.0,
                 r.approx.interval.1,
                 r.approx.fit.coeffs.len(),
-                r.approx.fit.coeffs.len().next_power_of_two().trailing_zeros(),
+                cachemir_ir::fhe::Op::poly_depth(r.approx.fit.coeffs.len(), r.approx.interval),
                 r.approx.fit.error,
                 r.approx.newton_steps
             );

@@ -62,7 +62,7 @@ pub fn max_error(
 /// A fitted approximation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Fit {
-    /// Chebyshev coefficients (a power-of-two count, so the IR depth `log2(len)` is tight).
+    /// Chebyshev coefficients (a power-of-two count, so the IR depth `log2(len)` (+1 for the interval map) is tight).
     pub coeffs: Vec<f64>,
     /// Largest measured error on the interval (in the measure the caller gave).
     pub error: f64,
