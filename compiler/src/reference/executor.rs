@@ -8,6 +8,20 @@ use crate::error::{CompileError, Result};
 /// One layer's KV cache: key rows (after RoPE) and value rows, one per fed token.
 type LayerCache = (Vec<Vec<f32>>, Vec<Vec<f32>>);
 
+/// What one op of a step shows an observer (calibration): the op, its operand values and, for attention,
+/// the layer's cached keys with this token's key appended.
+#[derive(Debug)]
+pub struct Observation<'a> {
+    /// Index of the op's node in the module.
+    pub node: usize,
+    /// The op.
+    pub op: &'a Op,
+    /// The operand values, in argument order.
+    pub args: Vec<&'a [f32]>,
+    /// For attention: every cached key row (after RoPE), this token's last. Empty otherwise.
+    pub cached_keys: &'a [Vec<f32>],
+}
+
 /// Runs a verified tensor-IR module token by token.
 #[derive(Debug, Clone)]
 pub struct Executor<'m> {
@@ -55,16 +69,38 @@ impl<'m> Executor<'m> {
     /// Feeds `token` at the current position; returns the values of the `output` ops in order
     /// (the logits) and advances the position.
     pub fn step(&mut self, token: u32) -> Result<Vec<Vec<f32>>> {
+        self.step_observed(token, &mut |_| {})
+    }
+
+    /// [`Executor::step`], showing every op's operands to `observe` before the op runs.
+    pub fn step_observed(
+        &mut self,
+        token: u32,
+        observe: &mut dyn FnMut(Observation<'_>),
+    ) -> Result<Vec<Vec<f32>>> {
         let mut vals: Vec<Option<Vec<f32>>> = vec![None; self.module.values.len()];
         let mut outputs = Vec::new();
         let pos = self.position;
-        for (_, node) in self.module.nodes.iter() {
+        for (id, node) in self.module.nodes.iter() {
             let arg = |i: usize| -> Result<&Vec<f32>> {
                 node.args
                     .get(i)
                     .and_then(|a| vals[a.index()].as_ref())
                     .ok_or_else(|| exec_err("operand not computed"))
             };
+            let args = || -> Result<Vec<&[f32]>> {
+                (0..node.args.len())
+                    .map(|i| arg(i).map(Vec::as_slice))
+                    .collect()
+            };
+            if !matches!(node.op, Op::Attention { .. }) {
+                observe(Observation {
+                    node: id.index(),
+                    op: &node.op,
+                    args: args()?,
+                    cached_keys: &[],
+                });
+            }
             let out = match &node.op {
                 Op::Input { embedding } => {
                     let (shape, d) = self.weight(embedding)?;
@@ -102,6 +138,12 @@ impl<'m> Executor<'m> {
                         .ok_or_else(|| exec_err(format!("no KV cache for layer {layer}")))?;
                     cache.0.push(k);
                     cache.1.push(v);
+                    observe(Observation {
+                        node: id.index(),
+                        op: &node.op,
+                        args: args()?,
+                        cached_keys: &cache.0,
+                    });
                     kernels::attention(
                         q, &cache.0, &cache.1, *q_heads, *kv_heads, *head_dim, *scale,
                     )
