@@ -3,10 +3,15 @@
 //!
 //! | name | N | Q limbs (bits) | P limbs | scale | log2 QP | secret | 128-bit bound | secure |
 //! |---|---|---|---|---|---|---|---|---|
-//! | `N16_BOOT` | 2^16 | 25: 60, 9×45 (compute), 3×42 (SlotsToCoeffs), 8×60 (EvalMod), 4×56 (CoeffsToSlots) | 5×61 | 2^45 | 1600 | dense ternary | 1772 | yes |
+//! | `N16_BOOT` | 2^16 | 25: 60, 9×45 (compute), 3×42 (SlotsToCoeffs), 8×60 (EvalMod), 4×56 (CoeffsToSlots) | 6×61 | 2^45 | 1661 | dense ternary | 1772 | yes |
 //! | `N15` | 2^15 | 15: 60, 14×45 | 3×61 | 2^45 | 873 | dense ternary | 881 | yes |
+//! | `INSECURE_N12_BOOT` | 2^12 | 22: 60, 9×40 (compute), 2×40 (SlotsToCoeffs), 8×60 (EvalMod), 2×56 (CoeffsToSlots) | 4×61 | 2^40 | 1336 | dense ternary | 109 | **no** (tests only) |
 //! | `INSECURE_N12` | 2^12 | 9: 60, 8×40 | 2×61 | 2^40 | 442 | dense ternary | 109 | **no** (tests only) |
 //! | `INSECURE_N10` | 2^10 | 4: 50, 3×40 | 1×61 | 2^40 | 231 | dense ternary | 27 | **no** (tests only) |
+//!
+//! Key-switching digits hold `α` Q primes, at least 2^20 below P (`runtime::ckks::params::digit_size`):
+//! `N16_BOOT` has 5 digits of 5 primes under a 6-prime P (a 5-prime P would sit only 2^5 above
+//! its 60-bit digits and add ~7 bits of key-switching noise to EvalMod).
 //!
 //! The secure sets use a 2^45 scale: with a dense ternary secret at N = 2^16, a fresh public-key
 //! encryption carries ≈ 2^18 of noise in the slots and a rescale ≈ 2^14, so 2^40 would cap the
@@ -16,6 +21,9 @@
 //! ternary secret (27, 54, 109, 218, 438, 881 for N = 2^10 … 2^15), extended to 1772 at N = 2^16 as
 //! in OpenFHE's `HEStd_128_classic` table. A fixed-Hamming-weight secret is rated secure only where a
 //! published estimate covers it: h ≥ 192 at N = 2^16 with log2(QP) ≤ 1546 (Lattigo's default sets).
+//! The bootstrappable sets ([`bootstrap_levels`]) refresh a dense-secret ciphertext through a
+//! sparse ephemeral secret (encapsulation), so their main secret stays dense.
+//!
 //! The runtime generates primes of these sizes (p ≡ 1 mod 2N, as close to 2^bits as possible).
 
 use serde::{Deserialize, Serialize};
@@ -86,11 +94,20 @@ pub fn named_sets() -> Vec<(&'static str, CkksParamsLiteral)> {
             lit(
                 16,
                 chain(&[(1, 60), (9, 45), (3, 42), (8, 60), (4, 56)]),
-                vec![61; 5],
+                vec![61; 6],
                 45,
             ),
         ),
         ("N15", lit(15, chain(&[(1, 60), (14, 45)]), vec![61; 3], 45)),
+        (
+            "INSECURE_N12_BOOT",
+            lit(
+                12,
+                chain(&[(1, 60), (9, 40), (2, 40), (8, 60), (2, 56)]),
+                vec![61; 4],
+                40,
+            ),
+        ),
         (
             "INSECURE_N12",
             lit(12, chain(&[(1, 60), (8, 40)]), vec![61; 2], 40),
@@ -100,6 +117,42 @@ pub fn named_sets() -> Vec<(&'static str, CkksParamsLiteral)> {
             lit(10, chain(&[(1, 50), (3, 40)]), vec![61], 40),
         ),
     ]
+}
+
+/// How a bootstrappable set spends the top of its chain, in levels counted down from the top:
+/// CoeffsToSlots first, then EvalMod, then SlotsToCoeffs. Programs live on the levels below.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BootstrapLevels {
+    /// Levels of the homomorphic DFT into the slots.
+    pub coeffs_to_slots: u32,
+    /// Levels of the modular reduction (scaled sine).
+    pub eval_mod: u32,
+    /// Levels of the homomorphic DFT back to coefficients.
+    pub slots_to_coeffs: u32,
+}
+
+impl BootstrapLevels {
+    /// Levels one bootstrap consumes.
+    pub fn total(&self) -> u32 {
+        self.coeffs_to_slots + self.eval_mod + self.slots_to_coeffs
+    }
+}
+
+/// The bootstrapping levels of the named set `name`, if it is bootstrappable.
+pub fn bootstrap_levels(name: &str) -> Option<BootstrapLevels> {
+    match name {
+        "N16_BOOT" => Some(BootstrapLevels {
+            coeffs_to_slots: 4,
+            eval_mod: 8,
+            slots_to_coeffs: 3,
+        }),
+        "INSECURE_N12_BOOT" => Some(BootstrapLevels {
+            coeffs_to_slots: 2,
+            eval_mod: 8,
+            slots_to_coeffs: 2,
+        }),
+        _ => None,
+    }
 }
 
 /// The largest log2(QP) that is 128-bit secure for this ring degree and secret, if known.

@@ -38,8 +38,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// For `a` over `Q_l ∪ P` (evaluation form, P primes last), returns `round(a / P)` over `Q_l` (evaluation form).
     fn mod_down(&self, ring: &Ring, a: RnsPoly, p_count: usize) -> RnsPoly;
     /// The hybrid key-switching inner product: `(Σ_j d_j·b_j, Σ_j d_j·a_j)` over the primes of the
-    /// digits `d_j` (evaluation form). Key polynomials cover every prime of the ring in table order,
-    /// so limb `p` of a key belongs to prime-table entry `p`. With `permutation`, each digit is read
+    /// digits `d_j` (evaluation form). Key polynomials cover at least the digits' primes (a key
+    /// made for a higher level covers more). With `permutation`, each digit is read
     /// through it first (`d_j[perm[i]]`): the automorphism of hoisted rotations, fused.
     fn key_switch_inner_product(
         &self,

@@ -1,8 +1,14 @@
-//! Fast (approximate) RNS basis conversion, as used by hybrid key switching (ModUp/ModDown).
+//! RNS basis conversion, as used by hybrid key switching (ModUp/ModDown).
 //!
-//! Given residues `x_i = x mod a_i` over a basis `A = ∏ a_i`, produces `x + u·A mod b_j` for every
-//! target prime `b_j`, with `0 ≤ u < |A|` (the "fast base conversion" of Halevi–Polyakov–Shoup).
-//! The inner sum over `i` accumulates unreduced 128-bit products and reduces once per output.
+//! Given residues `x_i = x mod a_i` over a basis `A = ∏ a_i`, the fast conversion produces
+//! `x + u·A mod b_j` for every target prime `b_j`, with `0 ≤ u < |A|` (the "fast base conversion"
+//! of Halevi–Polyakov–Shoup): good enough for ModUp, where `u·A` is later multiplied by a small
+//! key error and divided by P. ModDown needs the exact centered residue instead: the overflow
+//! `u` is estimated in floating point as `round(Σ_i y_i/a_i)`, so the conversion yields
+//! `[x]_A ∈ [−A/2, A/2)` and the division by P rounds without bias. (A biased rounding error is
+//! a constant in every coefficient, which the canonical embedding concentrates near `ζ ≈ 1`:
+//! ~N/π times larger in the worst slot.) The inner sum over `i` accumulates unreduced 128-bit
+//! products and reduces once per output.
 
 use crate::Modulus;
 
@@ -15,6 +21,8 @@ pub struct BasisConverter {
     hat_inv: Vec<(u64, u64)>,
     /// (A / a_i) mod b_j, indexed [j][i].
     hat_mod_to: Vec<Vec<u64>>,
+    /// A mod b_j.
+    product_mod_to: Vec<u64>,
 }
 
 impl BasisConverter {
@@ -51,11 +59,19 @@ impl BasisConverter {
                     .collect()
             })
             .collect();
+        let product_mod_to = to
+            .iter()
+            .map(|bj| {
+                from.iter()
+                    .fold(1, |acc, ak| bj.mul(acc, bj.reduce(ak.value())))
+            })
+            .collect();
         Self {
             from: from.to_vec(),
             to: to.to_vec(),
             hat_inv,
             hat_mod_to,
+            product_mod_to,
         }
     }
 
@@ -75,6 +91,37 @@ impl BasisConverter {
         let ai = &self.from[i];
         for x in limb {
             *x = ai.mul_shoup(*x, w, ws);
+        }
+    }
+
+    /// For exact centered conversion: per coefficient, the multiple `v = round(Σ_i y_i/a_i)` of
+    /// `A` to subtract, from the scaled source limbs.
+    pub fn overflow_counts(&self, scaled: &[&[u64]]) -> Vec<u64> {
+        let n = scaled.first().map_or(0, |r| r.len());
+        let inv: Vec<f64> = self.from.iter().map(|a| 1.0 / a.value() as f64).collect();
+        (0..n)
+            .map(|k| {
+                let sum: f64 = scaled.iter().zip(&inv).map(|(r, w)| r[k] as f64 * w).sum();
+                sum.round() as u64
+            })
+            .collect()
+    }
+
+    /// Step 2, exact and centered: `out = Σ_i y_i · (A/a_i) − v·A mod b_j`, i.e. `[x]_A` in
+    /// `[−A/2, A/2)` reduced mod `b_j`, with `v` from [`Self::overflow_counts`].
+    pub fn convert_centered_into_target_limb(
+        &self,
+        j: usize,
+        scaled: &[&[u64]],
+        overflow: &[u64],
+        out: &mut [u64],
+    ) {
+        self.convert_into_target_limb(j, scaled, out);
+        let bj = &self.to[j];
+        let a = self.product_mod_to[j];
+        let a_shoup = bj.shoup(a);
+        for (o, &v) in out.iter_mut().zip(overflow) {
+            *o = bj.sub(*o, bj.mul_shoup(v, a, a_shoup));
         }
     }
 

@@ -84,6 +84,9 @@ pub enum RuntimeError {
     /// No relinearization key was provided.
     #[error("no relinearization key")]
     MissingRelinearizationKey,
+    /// Bootstrapping with an ephemeral sparse secret, but no encapsulation keys were provided.
+    #[error("bootstrapping needs sparse-secret encapsulation keys, and none were provided")]
+    MissingEncapsulationKeys,
     /// A slot count that is not a power of two in 1..=N/2, or more values than slots.
     #[error("invalid slot count {slots} (max {max}, power of two)")]
     InvalidSlots {

@@ -1,7 +1,8 @@
-//! Full- and sparse-packing bootstrapping at an insecure toy set: N = 2^10 (512 slots), secret of
-//! Hamming weight 32 (so `|I| ≤ 16.5` and `K = 17` is a certain bound), chain `q_0` 60 bits | 2 × 40-bit
-//! computation levels | 14 × 60-bit bootstrapping levels (SlotsToCoeffs 2, EvalMod 10,
-//! CoeffsToSlots 2), scale 2^40. Values uniform in [−1, 1] (real and imaginary parts).
+//! Full- and sparse-packing bootstrapping at an insecure toy set: N = 2^10 (512 slots), a dense
+//! ternary main secret refreshed through an ephemeral secret of Hamming weight 32 (so `|I| ≤ 16.5`
+//! and `K = 17` is a certain bound), chain `q_0` 60 bits | 2 × 40-bit computation levels |
+//! 12 × 60-bit bootstrapping levels (SlotsToCoeffs 2, EvalMod 8, CoeffsToSlots 2), scale 2^40.
+//! Values uniform in [−1, 1] (real and imaginary parts).
 
 use cachemir_kernels::CpuBackend;
 use cachemir_runtime::ckks::bootstrap::bench;
@@ -11,6 +12,7 @@ use cachemir_runtime::ckks::{
     Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters, ParametersLiteral,
     SecretDistribution,
 };
+use cachemir_runtime::RuntimeError;
 use std::f64::consts::PI;
 use std::sync::Arc;
 
@@ -25,9 +27,10 @@ fn config(slots: usize) -> BootstrapConfig {
         cts_budget: 2,
         stc_budget: 2,
         k: 17.0,
-        sine_degree: 31,
-        double_angle: 4,
+        sine_degree: 63,
+        double_angle: 2,
         output_scale: 2f64.powi(40),
+        ephemeral_hamming_weight: Some(32),
     }
 }
 
@@ -40,17 +43,17 @@ fn eval_mod_plaintext_model_is_a_sine() {
         .map(|x| (m.eval_plain(x) - (2.0 * PI * x).sin()).abs())
         .fold(0.0, f64::max);
     assert!(worst < 1e-12, "{worst:e}");
-    assert_eq!(m.depth(), 10);
+    assert_eq!(m.depth(), 8);
 }
 
 #[test]
 fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
     let lit = ParametersLiteral {
         log_n: 10,
-        log_q: [60, 40, 40].into_iter().chain([60; 14]).collect(),
+        log_q: [60, 40, 40].into_iter().chain([60; 12]).collect(),
         log_p: vec![61, 61, 61],
         log_default_scale: 40,
-        secret: SecretDistribution::FixedHamming(32),
+        secret: SecretDistribution::Dense,
     };
     let params = Arc::new(Parameters::new(lit).unwrap());
     let encoder = Encoder::new(params.clone(), CpuBackend);
@@ -59,13 +62,15 @@ fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
         Bootstrapper::new(&encoder, config(params.max_slots())).unwrap(),
         Bootstrapper::new(&encoder, config(sparse)).unwrap(),
     ];
-    let steps: Vec<i64> = boots
-        .iter()
-        .flat_map(|b| b.rotation_steps().iter().copied())
-        .collect();
     let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
     let sk = kg.secret_key();
-    let keys = Arc::new(kg.evaluation_keys(&sk, &steps, true).unwrap());
+    let plain_keys = kg
+        .evaluation_keys(&sk, boots[0].rotation_steps(), true)
+        .unwrap();
+    let keys = Arc::new(
+        kg.bootstrapping_keys(&sk, &boots[0], boots[1].rotation_steps())
+            .unwrap(),
+    );
     let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());
     let decryptor = Decryptor::new(params.clone(), CpuBackend, sk);
     let eval = Evaluator::new(params.clone(), CpuBackend, keys);
@@ -126,10 +131,29 @@ fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
     // A ciphertext of another slot count is refused.
     let other = encryptor.encrypt(&encoder.encode(&random(32, 1), 0, 2f64.powi(40)).unwrap());
     assert!(eval.bootstrap(&other, &boots[1]).is_err());
+    // Without encapsulation keys, a dense-secret bootstrap is refused rather than wrong.
+    let without = Evaluator::new(params.clone(), CpuBackend, Arc::new(plain_keys));
+    assert!(matches!(
+        without.bootstrap(&oa, boot),
+        Err(RuntimeError::MissingEncapsulationKeys)
+    ));
+}
+
+/// The bootstrappable test set the executor's tests use, configured by name.
+#[test]
+fn the_insecure_bootstrappable_set_refreshes_through_its_named_configuration() {
+    let params = Arc::new(Parameters::named("INSECURE_N12_BOOT").unwrap());
+    let cfg = BootstrapConfig::for_named_set("INSECURE_N12_BOOT", &params, 64).unwrap();
+    let report = bench::bench("INSECURE_N12_BOOT", params.clone(), cfg, 1, |_| ()).unwrap();
+    eprintln!("{}", serde_json::to_string(&report).unwrap());
+    assert_eq!(report.levels_left, 9);
+    assert!(report.precision_mean_bits >= 20.0, "{report:?}");
+    assert!(report.precision_min_bits >= 16.0, "{report:?}");
+    assert!(BootstrapConfig::for_named_set("INSECURE_N12", &params, 64).is_err());
 }
 
 /// Timing and key size at a larger insecure set (N = 2^13 by default, `CACHEMIR_BOOT_LOG_N` to
-/// change, `CACHEMIR_BOOT_RATIO` for log2(q_0/Δ); Hamming-weight-32 secret, budgets 3/3). Run with
+/// change, `CACHEMIR_BOOT_RATIO` for log2(q_0/Δ); dense secret with encapsulation, budgets 3/3). Run with
 /// `cargo test --release -p cachemir-runtime --test bootstrap -- --ignored --nocapture`.
 #[test]
 #[ignore]
@@ -140,10 +164,10 @@ fn bootstrap_timing_at_a_larger_insecure_set() {
         .unwrap_or(13);
     let lit = ParametersLiteral {
         log_n,
-        log_q: [60, 40, 40].into_iter().chain([60; 16]).collect(),
+        log_q: [60, 40, 40].into_iter().chain([60; 14]).collect(),
         log_p: vec![61, 61, 61, 61],
         log_default_scale: 40,
-        secret: SecretDistribution::FixedHamming(32),
+        secret: SecretDistribution::Dense,
     };
     let params = Arc::new(Parameters::new(lit).unwrap());
     let slots = params.max_slots();
@@ -156,7 +180,7 @@ fn bootstrap_timing_at_a_larger_insecure_set() {
             .unwrap_or(10),
         ..config(slots)
     };
-    let report = bench::bench(&format!("insecure-h32-n{log_n}"), params, cfg, 1).unwrap();
+    let report = bench::bench(&format!("insecure-h32-n{log_n}"), params, cfg, 1, |_| ()).unwrap();
     println!("{}", serde_json::to_string(&report).unwrap());
     assert_eq!(report.levels_left, 2);
     assert!(report.precision_min_bits >= 18.0, "{report:?}");

@@ -31,11 +31,12 @@ pub fn named_sets() -> Vec<ParamSet> {
     cachemir_ir::params::named_sets()
         .into_iter()
         .map(|(name, literal)| {
-            // N16_BOOT keeps its top 15 primes (3 SlotsToCoeffs + 8 EvalMod + 4 CoeffsToSlots) for
-            // bootstrapping: programs live on q_0 … q_9. The other sets have no bootstrapping levels.
-            let bootstrappable = name == "N16_BOOT";
+            // A bootstrappable set keeps its top primes for bootstrapping (N16_BOOT: 4 CoeffsToSlots
+            // + 8 EvalMod + 3 SlotsToCoeffs, so programs live on q_0 … q_9).
+            let boot = cachemir_ir::params::bootstrap_levels(name);
+            let bootstrappable = boot.is_some();
             let top = literal.max_level().unwrap_or(0);
-            let working_level = if bootstrappable { top - 15 } else { top };
+            let working_level = top - boot.map_or(0, |b| b.total());
             ParamSet {
                 name,
                 literal,

@@ -39,6 +39,8 @@ pub struct PublicKey {
 pub struct SwitchingKey {
     pub(crate) digits: Vec<(RnsPoly, RnsPoly)>,
     pub(crate) seed: [u8; 32],
+    /// The highest ciphertext level the key serves: its primes are `Q_level ∪ P`.
+    pub(crate) level: usize,
 }
 
 /// The uniform halves of a key: `count` polynomials over `primes`, expanded in order from `seed` by
@@ -56,6 +58,11 @@ pub(crate) fn uniform_halves(
 }
 
 impl SwitchingKey {
+    /// The highest ciphertext level the key serves.
+    pub fn level(&self) -> usize {
+        self.level
+    }
+
     /// Heap bytes of the key.
     pub fn byte_size(&self) -> usize {
         self.digits
@@ -72,6 +79,20 @@ pub struct EvaluationKeys {
     pub relinearization: Option<SwitchingKey>,
     /// Switches `σ_g(s) → s`, by Galois element `g`.
     pub galois: BTreeMap<u64, SwitchingKey>,
+    /// Sparse-secret encapsulation for bootstrapping, if generated.
+    pub encapsulation: Option<EncapsulationKeys>,
+}
+
+/// The two keys of sparse-secret encapsulation (Bossuat et al. 2022): bootstrapping switches its
+/// level-0 input to an ephemeral sparse secret `s'`, so that ModRaise adds only a small multiple
+/// `q_0·I` (`|I| ≤ (h + 1)/2` for Hamming weight `h`), and switches back to `s` at the top level.
+/// `s'` exists only inside the key generator.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EncapsulationKeys {
+    /// Switches `s → s'` at level 0 (primes `q_0 ∪ P`: one digit, small).
+    pub to_sparse: SwitchingKey,
+    /// Switches `s' → s` at the top level.
+    pub to_dense: SwitchingKey,
 }
 
 impl EvaluationKeys {
@@ -80,6 +101,11 @@ impl EvaluationKeys {
         self.relinearization
             .iter()
             .chain(self.galois.values())
+            .chain(
+                self.encapsulation
+                    .iter()
+                    .flat_map(|e| [&e.to_sparse, &e.to_dense]),
+            )
             .map(SwitchingKey::byte_size)
             .sum()
     }
@@ -126,9 +152,14 @@ impl<B: Backend> KeyGenerator<B> {
 
     /// A fresh secret key from the parameters' secret distribution.
     pub fn secret_key(&mut self) -> SecretKey {
+        self.secret_key_with(self.params.literal().secret)
+    }
+
+    /// A fresh secret key from `distribution`.
+    fn secret_key_with(&mut self, distribution: super::SecretDistribution) -> SecretKey {
         let ring = self.params.ring();
         let n = self.params.n();
-        let coeffs = match self.params.literal().secret {
+        let coeffs = match distribution {
             super::SecretDistribution::Dense => self.sampler.ternary(n),
             super::SecretDistribution::FixedHamming(h) => {
                 self.sampler.ternary_fixed_weight(n, h as usize)
@@ -175,12 +206,16 @@ impl<B: Backend> KeyGenerator<B> {
 
     /// A key switching from `s_from` (evaluation form over all Q ∪ P primes) to `sk`.
     fn switching_key(&mut self, sk: &SecretKey, s_from: &RnsPoly) -> SwitchingKey {
+        self.switching_key_at(sk, s_from, self.params.max_level())
+    }
+
+    /// A key switching from `s_from` to `sk` for ciphertexts up to `level` (primes `Q_level ∪ P`).
+    fn switching_key_at(&mut self, sk: &SecretKey, s_from: &RnsPoly, level: usize) -> SwitchingKey {
         let ring = self.params.ring().clone();
-        let top = self.params.max_level();
-        let primes = ring.qp_indices(top);
+        let primes = ring.qp_indices(level);
         let alpha = self.params.digit_size();
-        // P mod q_i for every Q prime.
-        let p_mod: Vec<u64> = (0..=top)
+        // P mod q_i for every Q prime of the level.
+        let p_mod: Vec<u64> = (0..=level)
             .map(|i| {
                 let m = ring.modulus(i);
                 self.params
@@ -190,7 +225,7 @@ impl<B: Backend> KeyGenerator<B> {
             })
             .collect();
         let seed = self.sampler.seed();
-        let digits = uniform_halves(&self.params, seed, self.params.dnum(), &primes)
+        let digits = uniform_halves(&self.params, seed, (level + 1).div_ceil(alpha), &primes)
             .into_iter()
             .enumerate()
             .map(|(j, a)| {
@@ -206,7 +241,20 @@ impl<B: Backend> KeyGenerator<B> {
                 (b, a)
             })
             .collect();
-        SwitchingKey { digits, seed }
+        SwitchingKey {
+            digits,
+            seed,
+            level,
+        }
+    }
+
+    /// Sparse-secret encapsulation keys for an ephemeral secret of Hamming weight `hamming_weight`.
+    pub fn encapsulation_keys(&mut self, sk: &SecretKey, hamming_weight: u32) -> EncapsulationKeys {
+        let sparse = self.secret_key_with(super::SecretDistribution::FixedHamming(hamming_weight));
+        EncapsulationKeys {
+            to_sparse: self.switching_key_at(&sparse, &sk.poly, 0),
+            to_dense: self.switching_key(sk, &sparse.poly),
+        }
     }
 
     /// The relinearization key (`s² → s`).
@@ -237,6 +285,7 @@ impl<B: Backend> KeyGenerator<B> {
         let mut keys = EvaluationKeys {
             relinearization: Some(self.relinearization_key(sk)),
             galois: BTreeMap::new(),
+            encapsulation: None,
         };
         let mut elements: Vec<u64> = rotations
             .iter()

@@ -100,6 +100,27 @@ impl<B: Backend> Evaluator<B> {
         })
     }
 
+    /// Switches a degree-1 ciphertext to the secret `key` encrypts under (the key's level must
+    /// cover the ciphertext's).
+    pub(crate) fn switch_secret(&self, ct: &Ciphertext, key: &SwitchingKey) -> Result<Ciphertext> {
+        Self::require_degree_one("switch_secret", ct)?;
+        if ct.level() > key.level() {
+            return Err(RuntimeError::LevelTooLow {
+                op: "switch_secret",
+                needed: ct.level(),
+                level: key.level(),
+            });
+        }
+        let (k0, k1) = self.switch(&self.decompose(&ct.polys[1]), key, None)?;
+        let mut c0 = ct.polys[0].clone();
+        self.backend.add_assign(self.params.ring(), &mut c0, &k0);
+        Ok(Ciphertext {
+            polys: vec![c0, k1],
+            scale: ct.scale,
+            slots: ct.slots,
+        })
+    }
+
     fn galois_key(&self, step: i64, galois: u64) -> Result<&SwitchingKey> {
         self.keys
             .galois

@@ -21,7 +21,9 @@ pub use decryptor::Decryptor;
 pub use encoder::Encoder;
 pub use encryptor::Encryptor;
 pub use evaluator::Evaluator;
-pub use keys::{EvaluationKeys, KeyGenerator, PublicKey, SecretKey, SwitchingKey};
+pub use keys::{
+    EncapsulationKeys, EvaluationKeys, KeyGenerator, PublicKey, SecretKey, SwitchingKey,
+};
 pub use keyswitch::Decomposed;
 pub use params::{Parameters, ParametersLiteral, SecretDistribution};
 pub use plaintext::Plaintext;

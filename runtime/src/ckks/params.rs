@@ -4,7 +4,8 @@
 //! security bounds live beside the literal in `cachemir_ir::params`, so the compiler and the runtime
 //! share one table.
 //!
-//! Key switching is hybrid: the Q primes are split into `dnum = ⌈|Q| / |P|⌉` digits of |P| primes.
+//! Key switching is hybrid: the Q primes are split into `dnum = ⌈|Q| / α⌉` digits of `α ≤ |P|`
+//! primes, `α` chosen by [`digit_size`] so that every digit stays well below P.
 
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{primes::ntt_primes, Ring};
@@ -22,6 +23,26 @@ pub struct Parameters {
     p: Vec<u64>,
     ring: Arc<Ring>,
     log_qp: f64,
+    digit_size: usize,
+}
+
+/// Bits by which every key-switching digit stays below P (see [`digit_size`]).
+const DIGIT_MARGIN_BITS: u32 = 20;
+
+/// The key-switching digit size `α`: the largest number of consecutive Q primes such that every
+/// digit's product `Q_j` is at least `2^20` below `P` (at most |P| primes, at least one). Key
+/// switching adds noise `≈ α·σ·√N·Q_j/P`, so a digit as large as P (e.g. five 60-bit primes
+/// against five 61-bit ones) would add `2^{−5}·σ·√N` per coefficient instead of nothing.
+pub fn digit_size(log_q: &[u32], log_p: &[u32]) -> usize {
+    let log_p_total: u32 = log_p.iter().sum();
+    (1..=log_p.len())
+        .rev()
+        .find(|&alpha| {
+            log_q
+                .chunks(alpha)
+                .all(|digit| digit.iter().sum::<u32>() + DIGIT_MARGIN_BITS <= log_p_total)
+        })
+        .unwrap_or(1)
 }
 
 impl Parameters {
@@ -69,12 +90,14 @@ impl Parameters {
         let p = ntt_primes(literal.log_n, &literal.log_p, &q)?;
         let ring = Arc::new(Ring::new(literal.log_n, &q, &p)?);
         let log_qp = q.iter().chain(&p).map(|&x| (x as f64).log2()).sum();
+        let digit_size = digit_size(&literal.log_q, &literal.log_p);
         Ok(Self {
             literal,
             q,
             p,
             ring,
             log_qp,
+            digit_size,
         })
     }
 
@@ -130,14 +153,14 @@ impl Parameters {
         &self.p
     }
 
-    /// Primes per key-switching digit (= |P|).
+    /// Primes per key-switching digit, `α` (see [`digit_size`]).
     pub fn digit_size(&self) -> usize {
-        self.p.len()
+        self.digit_size
     }
 
-    /// Number of key-switching digits at the top level: ⌈|Q| / |P|⌉.
+    /// Number of key-switching digits at the top level: ⌈|Q| / α⌉.
     pub fn dnum(&self) -> usize {
-        self.q.len().div_ceil(self.p.len())
+        self.q.len().div_ceil(self.digit_size)
     }
 
     /// The default encoding scale.
@@ -188,8 +211,8 @@ mod tests {
             );
         }
         let boot = Parameters::named("N16_BOOT").unwrap();
-        assert_eq!((boot.q().len(), boot.p().len(), boot.dnum()), (25, 5, 5));
-        assert!((boot.log_qp() - 1600.0).abs() < 1.0, "{}", boot.log_qp());
+        assert_eq!((boot.q().len(), boot.p().len(), boot.dnum()), (25, 6, 5));
+        assert!((boot.log_qp() - 1661.0).abs() < 1.0, "{}", boot.log_qp());
         assert!((Parameters::named("N15").unwrap().log_qp() - 873.0).abs() < 1.0);
     }
 

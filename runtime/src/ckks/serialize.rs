@@ -9,6 +9,7 @@
 //! truncated, corrupted or foreign bytes give [`RuntimeError::Decode`], never a panic.
 
 use super::keys::uniform_halves;
+use super::keys::EncapsulationKeys;
 use super::{Ciphertext, EvaluationKeys, Parameters, PublicKey, SwitchingKey};
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{Form, RnsPoly};
@@ -16,7 +17,7 @@ use std::collections::BTreeMap;
 
 const MAGIC: &[u8; 4] = b"CMCK";
 /// Version of the binary format written by this build.
-pub const FORMAT_VERSION: u16 = 1;
+pub const FORMAT_VERSION: u16 = 2;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
@@ -201,15 +202,22 @@ impl<'a, 'p> Reader<'a, 'p> {
     }
 
     fn switching_key(&mut self) -> Result<SwitchingKey> {
-        let dnum = self.u32()? as usize;
-        if dnum != self.params.dnum() {
+        let level = self.u32()? as usize;
+        if level > self.params.max_level() {
             return Err(self.err(format!(
-                "{dnum} key-switching digits, parameters have {}",
-                self.params.dnum()
+                "key level {level} above the maximum {}",
+                self.params.max_level()
+            )));
+        }
+        let dnum = self.u32()? as usize;
+        let expected = (level + 1).div_ceil(self.params.digit_size());
+        if dnum != expected {
+            return Err(self.err(format!(
+                "{dnum} key-switching digits, a level-{level} key has {expected}"
             )));
         }
         let seed = self.seed()?;
-        let primes = self.params.ring().qp_indices(self.params.max_level());
+        let primes = self.params.ring().qp_indices(level);
         let bs = (0..dnum)
             .map(|_| self.poly(&primes))
             .collect::<Result<Vec<_>>>()?;
@@ -217,7 +225,11 @@ impl<'a, 'p> Reader<'a, 'p> {
             .into_iter()
             .zip(uniform_halves(self.params, seed, dnum, &primes))
             .collect();
-        Ok(SwitchingKey { digits, seed })
+        Ok(SwitchingKey {
+            digits,
+            seed,
+            level,
+        })
     }
 
     fn seed(&mut self) -> Result<[u8; 32]> {
@@ -233,6 +245,7 @@ impl<'a, 'p> Reader<'a, 'p> {
 }
 
 fn write_switching_key(w: &mut Writer, key: &SwitchingKey) {
+    w.u32(key.level as u32);
     w.u32(key.digits.len() as u32);
     w.out.extend_from_slice(&key.seed);
     key.digits.iter().for_each(|(b, _)| w.poly(b));
@@ -322,7 +335,7 @@ impl SwitchingKey {
 }
 
 impl EvaluationKeys {
-    /// Encodes the relinearization and Galois keys.
+    /// Encodes the relinearization, Galois and encapsulation keys.
     pub fn to_bytes(&self, params: &Parameters) -> Vec<u8> {
         let mut w = Writer::new(params, Kind::EvaluationKeys);
         w.u8(self.relinearization.is_some() as u8);
@@ -333,6 +346,11 @@ impl EvaluationKeys {
         for (&g, k) in &self.galois {
             w.u64(g);
             write_switching_key(&mut w, k);
+        }
+        w.u8(self.encapsulation.is_some() as u8);
+        if let Some(e) = &self.encapsulation {
+            write_switching_key(&mut w, &e.to_sparse);
+            write_switching_key(&mut w, &e.to_dense);
         }
         w.finish()
     }
@@ -358,9 +376,18 @@ impl EvaluationKeys {
             let key = r.switching_key()?;
             galois.insert(g, key);
         }
+        let encapsulation = match r.u8()? {
+            0 => None,
+            1 => Some(EncapsulationKeys {
+                to_sparse: r.switching_key()?,
+                to_dense: r.switching_key()?,
+            }),
+            other => return Err(r.err(format!("encapsulation flag {other} is not 0 or 1"))),
+        };
         r.finish(EvaluationKeys {
             relinearization,
             galois,
+            encapsulation,
         })
     }
 }

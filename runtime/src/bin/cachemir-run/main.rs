@@ -1,10 +1,14 @@
 //! `cachemir-run`: runs Cachemir plans and benchmarks the CKKS engine.
 //!
 //! `cachemir-run bench primitives [--params SET] [--limbs Q+P] [--threads K] [--runs R] [--json]`
+//! `cachemir-run bench bootstrap [--params SET] [--slots N] [--threads K] [--runs R] [--json]`
 
 use anyhow::{bail, Context, Result};
 use cachemir_runtime::bench::{primitives, PrimitivesConfig};
+use cachemir_runtime::ckks::bootstrap::{bench as bootstrap_bench, BootstrapConfig};
+use cachemir_runtime::ckks::Parameters;
 use clap::{Parser, Subcommand};
+use std::sync::Arc;
 
 #[derive(Parser)]
 #[command(
@@ -49,6 +53,67 @@ enum Bench {
         #[arg(long)]
         insecure_test_params: bool,
     },
+    /// Latency, precision, levels left and key size of one bootstrap (keys generated first).
+    Bootstrap {
+        /// A bootstrappable parameter set.
+        #[arg(long, default_value = "N16_BOOT")]
+        params: String,
+        /// Slots to refresh (a power of two ≤ N/2); default N/2.
+        #[arg(long)]
+        slots: Option<usize>,
+        /// rayon threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Bootstraps to time (the median is reported).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Print one JSON object instead of pretty JSON.
+        #[arg(long)]
+        json: bool,
+        /// Allow parameter sets below 128-bit security (named `INSECURE_…`).
+        #[arg(long)]
+        insecure_test_params: bool,
+    },
+}
+
+/// Refuses an `INSECURE_…` set unless the flag allows it (then warns).
+fn check_security(params: &str, insecure_test_params: bool) -> Result<()> {
+    if params.starts_with("INSECURE_") {
+        if !insecure_test_params {
+            bail!("parameter set {params} is NOT 128-bit secure; pass --insecure-test-params to use it for testing");
+        }
+        eprintln!("WARNING: {params} is NOT secure: for tests only");
+    }
+    Ok(())
+}
+
+/// A rayon pool of `threads` threads (default: all cores).
+fn thread_pool(threads: Option<usize>) -> Result<rayon::ThreadPool> {
+    if threads == Some(0) {
+        bail!("--threads must be at least 1");
+    }
+    let mut pool = rayon::ThreadPoolBuilder::new();
+    if let Some(t) = threads {
+        pool = pool.num_threads(t);
+    }
+    pool.build().context("building the thread pool")
+}
+
+/// Prints a report as one-line JSON (`compact`) or pretty JSON.
+fn print_json<T: serde::Serialize>(report: &T, compact: bool) -> Result<()> {
+    if compact {
+        println!("{}", serde_json::to_string(report)?);
+    } else {
+        println!("{}", serde_json::to_string_pretty(report)?);
+    }
+    Ok(())
+}
+
+/// A spinner whose message names the phase under way.
+fn spinner() -> indicatif::ProgressBar {
+    let spinner = indicatif::ProgressBar::new_spinner();
+    spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+    spinner
 }
 
 fn parse_limbs(text: &str) -> Result<(usize, usize)> {
@@ -77,36 +142,44 @@ fn main() -> Result<()> {
                     insecure_test_params,
                 },
         } => {
-            if params.starts_with("INSECURE_") {
-                if !insecure_test_params {
-                    bail!("parameter set {params} is NOT 128-bit secure; pass --insecure-test-params to use it for testing");
-                }
-                eprintln!("WARNING: {params} is NOT secure: for tests only");
-            }
+            check_security(&params, insecure_test_params)?;
             let limbs = limbs.as_deref().map(parse_limbs).transpose()?;
-            if threads == Some(0) {
-                bail!("--threads must be at least 1");
-            }
-            let mut pool = rayon::ThreadPoolBuilder::new();
-            if let Some(t) = threads {
-                pool = pool.num_threads(t);
-            }
-            let pool = pool.build().context("building the thread pool")?;
+            let pool = thread_pool(threads)?;
             let config = PrimitivesConfig {
                 params,
                 limbs,
                 runs,
             };
-            let spinner = indicatif::ProgressBar::new_spinner();
-            spinner.enable_steady_tick(std::time::Duration::from_millis(200));
+            let spinner = spinner();
             let report = pool
                 .install(|| primitives(&config, |phase| spinner.set_message(phase.to_string())))?;
             spinner.finish_and_clear();
-            if json {
-                println!("{}", serde_json::to_string(&report)?);
-            } else {
-                println!("{}", serde_json::to_string_pretty(&report)?);
-            }
+            print_json(&report, json)?;
+        }
+        Command::Bench {
+            what:
+                Bench::Bootstrap {
+                    params: name,
+                    slots,
+                    threads,
+                    runs,
+                    json,
+                    insecure_test_params,
+                },
+        } => {
+            check_security(&name, insecure_test_params)?;
+            let pool = thread_pool(threads)?;
+            let params = Arc::new(Parameters::named(&name)?);
+            let slots = slots.unwrap_or(params.max_slots());
+            let config = BootstrapConfig::for_named_set(&name, &params, slots)?;
+            let spinner = spinner();
+            let report = pool.install(|| {
+                bootstrap_bench::bench(&name, params, config, runs, |phase| {
+                    spinner.set_message(phase.to_string())
+                })
+            })?;
+            spinner.finish_and_clear();
+            print_json(&report, json)?;
         }
     }
     Ok(())

@@ -32,7 +32,7 @@ pub struct BootstrapReport {
     pub precision_min_bits: f64,
     /// Building and encoding the DFT matrices, in milliseconds.
     pub setup_ms: f64,
-    /// Generating the relinearization, rotation and conjugation keys, in milliseconds.
+    /// Generating the relinearization, rotation, conjugation and encapsulation keys, in milliseconds.
     pub keygen_ms: f64,
     /// Bytes of all evaluation keys bootstrapping uses.
     pub key_bytes: usize,
@@ -45,21 +45,24 @@ fn ms(start: Instant) -> f64 {
 }
 
 /// Generates keys for `config`, bootstraps `runs` fresh level-0 encryptions (at least one) and
-/// reports. `name` labels the parameters in the report.
+/// reports. `name` labels the parameters in the report; `progress` hears each phase as it starts.
 pub fn bench(
     name: &str,
     params: Arc<Parameters>,
     config: BootstrapConfig,
     runs: usize,
+    mut progress: impl FnMut(&str),
 ) -> Result<BootstrapReport> {
     let encoder = Encoder::new(params.clone(), CpuBackend);
+    progress("encoding the DFT matrices");
     let start = Instant::now();
     let boot = Bootstrapper::new(&encoder, config)?;
     let setup_ms = ms(start);
     let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
     let sk = kg.secret_key();
+    progress("generating the bootstrapping keys");
     let start = Instant::now();
-    let keys = kg.evaluation_keys(&sk, boot.rotation_steps(), true)?;
+    let keys = kg.bootstrapping_keys(&sk, &boot, &[])?;
     let keygen_ms = ms(start);
     let key_bytes = keys.byte_size();
     let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());
@@ -69,7 +72,9 @@ pub fn bench(
     let mut sampler = Sampler::from_os();
     let mut times = Vec::new();
     let (mut sum, mut worst, mut count, mut levels_left) = (0.0, 0.0f64, 0usize, 0);
-    for _ in 0..runs.max(1) {
+    let runs = runs.max(1);
+    for run in 0..runs {
+        progress(&format!("bootstrap {}/{runs}", run + 1));
         let re = sampler.uniform_reals(slots, -1.0, 1.0);
         let im = sampler.uniform_reals(slots, -1.0, 1.0);
         let z: Vec<Complex64> = re

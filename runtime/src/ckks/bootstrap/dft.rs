@@ -133,15 +133,19 @@ pub fn coeffs_to_slots(n: usize, factor: f64, budget: usize) -> Result<Vec<Linea
     if n == 1 {
         return Ok(vec![identity(1)?.scaled(Complex64::new(factor, 0.0))]);
     }
-    let mut stages = (1..=n.trailing_zeros())
+    let stages = (1..=n.trailing_zeros())
         .rev()
         .map(|e| stage(n, 1 << e, true))
         .collect::<Result<Vec<_>>>()?;
-    // Each inverse stage carries a 1/2 (1/n in all); fold it and `factor` into the first one.
-    stages[0] = stages[0]
-        .clone()
-        .scaled(Complex64::new(factor / n as f64, 0.0));
-    merge(stages, budget)
+    // Each inverse stage carries a 1/2 (1/n in all). That and `factor` are spread evenly over the
+    // groups: folded into one, its diagonals would be tiny (2^−20 at n = 2^15) and lose ~15 bits
+    // to the rounding of their encoding, which EvalMod then amplifies by `q_0/Δ`.
+    let groups = merge(stages, budget)?;
+    let per_group = (factor / n as f64).powf(1.0 / groups.len() as f64);
+    Ok(groups
+        .into_iter()
+        .map(|g| g.scaled(Complex64::new(per_group, 0.0)))
+        .collect())
 }
 
 /// The bit-reversal permutation of `0..n`.

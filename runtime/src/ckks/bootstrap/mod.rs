@@ -1,6 +1,10 @@
-//! Bootstrapping of `n` slots (`n ≤ N/2` a power of two): ModRaise → (SubSum) → CoeffsToSlots →
-//! EvalMod → SlotsToCoeffs.
+//! Bootstrapping of `n` slots (`n ≤ N/2` a power of two): (encapsulation) → ModRaise → (SubSum) →
+//! CoeffsToSlots → EvalMod → SlotsToCoeffs.
 //!
+//! 0. Sparse-secret encapsulation (Bossuat et al. 2022, when [`BootstrapConfig::ephemeral_hamming_weight`]
+//!    is set): the level-0 input is switched from the dense secret `s` to an ephemeral sparse `s'`
+//!    (a small key over `q_0 ∪ P`), raised, and switched back to `s` at the top level. The main
+//!    secret stays dense (secure), while ModRaise's overflow `I` stays within `(h + 1)/2`.
 //! 1. [`Evaluator::mod_raise`]: the level-0 input (scale `Δ`) is re-embedded at the top level and its
 //!    scale relabelled `q_0`, so the slots hold the DFT of `(Δ·m + q_0·I)/q_0`.
 //!
@@ -9,8 +13,8 @@
 //!    `ct += rot_{n·2^j}(ct)` for `2^j < gap`) keeps exactly those, multiplied by the gap, which
 //!    CoeffsToSlots divides out. For `n` slots the DFT is the same matrix of size `n`.
 //! 2. CoeffsToSlots ([`dft::coeffs_to_slots`], `cts_budget` levels of BSGS transforms):
-//!    `h = BitRev(U^{−1}·w)/2`, so that `h + conj(h)` holds the low coefficients `Δm_k/q_0 + I_k`
-//!    and `−i·(h − conj(h))` the high ones (in bit-reversed slot order).
+//!    `h = BitRev(U^{−1}·w)/(2K)`, so that `h + conj(h)` holds the low coefficients
+//!    `(Δm_k/q_0 + I_k)/K` and `−i·(h − conj(h))` the high ones (in bit-reversed slot order).
 //! 3. [`eval_mod::EvalMod`] on both real ciphertexts: `sin(2πx)` ≈ `2π·Δm_k/q_0`, landing exactly on
 //!    scale `Δ_out·q_0/(2π·Δ)`, which is then relabelled `Δ_out`: the slots hold `m_k`.
 //! 4. SlotsToCoeffs ([`dft::slots_to_coeffs`], `stc_budget` levels): `U·BitRev(m_lo + i·m_hi)` =
@@ -18,9 +22,7 @@
 //!
 //! `K` must bound `|I|`: with a secret of Hamming weight `h`, `|I_k| ≤ (h + 1)/2` always, so a
 //! sparse secret gives a deterministic bound. Depth: `cts_budget + EvalMod depth + stc_budget`.
-//! Not yet here: sparse-secret encapsulation (so a dense main secret can be refreshed with a small
-//! `K`), the arcsine correction, refreshing two real ciphertexts as one, key caching, and a
-//! configuration for the secure `N16_BOOT` set.
+//! Not here: the arcsine correction (EvalMod's degree-63 sine is accurate to 1e-13 without it).
 
 pub mod bench;
 pub mod dft;
@@ -29,7 +31,7 @@ mod mod_raise;
 
 use super::encoder::coeffs_to_poly;
 use super::linear::EncodedLinearTransform;
-use super::{Ciphertext, Encoder, Evaluator};
+use super::{Ciphertext, Encoder, EvaluationKeys, Evaluator, KeyGenerator, Parameters, SecretKey};
 use crate::{Result, RuntimeError};
 use cachemir_kernels::Backend;
 use eval_mod::EvalMod;
@@ -56,6 +58,45 @@ pub struct BootstrapConfig {
     pub cts_budget: usize,
     /// Levels for SlotsToCoeffs (1 ..= log2 n).
     pub stc_budget: usize,
+    /// Hamming weight of the ephemeral sparse secret of encapsulation; `None` when the main
+    /// secret is itself sparse enough for `k` (then no encapsulation keys are used).
+    pub ephemeral_hamming_weight: Option<u32>,
+}
+
+impl BootstrapConfig {
+    /// The configuration of a named bootstrappable set (`cachemir_ir::params::bootstrap_levels`)
+    /// for `slots` slots: an ephemeral secret of Hamming weight 32 (so `|I| ≤ 16.5` and `K = 17`
+    /// is a certain bound), the degree-63 sine with 2 double-angle steps (8 levels), the DFT
+    /// budgets of the set, `q_0/Δ = 2^10` at ModRaise and the set's default scale out.
+    pub fn for_named_set(name: &str, params: &Parameters, slots: usize) -> Result<Self> {
+        let levels = cachemir_ir::params::bootstrap_levels(name).ok_or_else(|| {
+            RuntimeError::InvalidParameters {
+                reason: format!("parameter set {name} has no bootstrapping levels"),
+            }
+        })?;
+        let config = Self {
+            k: 17.0,
+            sine_degree: 63,
+            double_angle: 2,
+            output_scale: params.default_scale(),
+            slots,
+            log_message_ratio: 8,
+            cts_budget: levels.coeffs_to_slots as usize,
+            stc_budget: levels.slots_to_coeffs as usize,
+            ephemeral_hamming_weight: Some(32),
+        };
+        let eval_mod_depth =
+            EvalMod::new(config.k, config.sine_degree, config.double_angle)?.depth();
+        if eval_mod_depth != levels.eval_mod as usize {
+            return Err(RuntimeError::InvalidParameters {
+                reason: format!(
+                    "{name} reserves {} EvalMod levels, the sine needs {eval_mod_depth}",
+                    levels.eval_mod
+                ),
+            });
+        }
+        Ok(config)
+    }
 }
 
 /// Precomputed bootstrapping material for one parameter set (the encoded DFT matrices).
@@ -93,7 +134,7 @@ impl Bootstrapper {
                 level: top,
             });
         }
-        let cts_lt = dft::coeffs_to_slots(n, 0.5 / gap as f64, config.cts_budget)?;
+        let cts_lt = dft::coeffs_to_slots(n, 0.5 / (gap as f64 * config.k), config.cts_budget)?;
         let sub_sum: Vec<i64> = (0..gap.trailing_zeros()).map(|j| (n << j) as i64).collect();
         let stc_lt = dft::slots_to_coeffs(n, config.stc_budget)?;
         let mut rotations: Vec<i64> = cts_lt
@@ -138,6 +179,31 @@ impl Bootstrapper {
     /// The settings.
     pub fn config(&self) -> &BootstrapConfig {
         &self.config
+    }
+}
+
+impl<B: Backend> KeyGenerator<B> {
+    /// Evaluation keys for bootstrapping with `boot` and for a program's own `rotations`:
+    /// relinearization, the Galois keys of both, conjugation, and the encapsulation keys if the
+    /// configuration uses an ephemeral secret.
+    pub fn bootstrapping_keys(
+        &mut self,
+        sk: &SecretKey,
+        boot: &Bootstrapper,
+        rotations: &[i64],
+    ) -> Result<EvaluationKeys> {
+        let steps: Vec<i64> = boot
+            .rotation_steps()
+            .iter()
+            .chain(rotations)
+            .copied()
+            .collect();
+        let mut keys = self.evaluation_keys(sk, &steps, true)?;
+        keys.encapsulation = boot
+            .config
+            .ephemeral_hamming_weight
+            .map(|h| self.encapsulation_keys(sk, h));
+        Ok(keys)
     }
 }
 
@@ -208,7 +274,22 @@ impl<B: Backend> Evaluator<B> {
             low.set_scale(low.scale() * (1u64 << headroom.min(62)) as f64);
         }
         let delta_in = low.scale();
+        let encapsulation = match boot.config.ephemeral_hamming_weight {
+            Some(_) => Some(
+                self.keys
+                    .encapsulation
+                    .as_ref()
+                    .ok_or(RuntimeError::MissingEncapsulationKeys)?,
+            ),
+            None => None,
+        };
+        if let Some(keys) = encapsulation {
+            low = self.switch_secret(&low, &keys.to_sparse)?;
+        }
         let mut raised = self.mod_raise(&low, self.params.max_level())?;
+        if let Some(keys) = encapsulation {
+            raised = self.switch_secret(&raised, &keys.to_dense)?;
+        }
         raised.set_scale(q0);
         for &step in &boot.sub_sum {
             let rotated = self.rotate(&raised, step)?;
