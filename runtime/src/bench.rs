@@ -65,6 +65,8 @@ pub struct PrimitivesReport {
     pub p_limbs: usize,
     /// log2(QP) of the benchmarked shape.
     pub log_qp: f64,
+    /// Key-switching digits at the top level (`runtime::ckks::params::digit_size`).
+    pub dnum: usize,
     /// Median timings.
     pub ops: PrimitiveTimings,
     /// Precision of mul + relinearize + rescale (bits, mean error).
@@ -208,6 +210,7 @@ pub fn primitives(
         q_limbs: params.q().len(),
         p_limbs: params.p().len(),
         log_qp: params.log_qp(),
+        dnum: params.dnum(),
         ops: PrimitiveTimings {
             ntt_limb_ms,
             mul_relin_ms,

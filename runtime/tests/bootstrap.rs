@@ -68,7 +68,7 @@ fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
         .evaluation_keys(&sk, boots[0].rotation_steps(), true)
         .unwrap();
     let keys = Arc::new(
-        kg.bootstrapping_keys(&sk, &boots[0], boots[1].rotation_steps())
+        kg.bootstrapping_keys(&sk, &[config(params.max_slots()), config(sparse)], &[])
             .unwrap(),
     );
     let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());

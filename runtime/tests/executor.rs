@@ -58,7 +58,7 @@ fn executor_matches_the_interpreter_over_three_steps() {
     let weights = weights();
     let params = Arc::new(Parameters::new(module.params.clone()).unwrap());
     let mut client = Client::new(params.clone(), CpuBackend);
-    let keys = Arc::new(client.evaluation_keys(&module.keys).unwrap());
+    let keys = Arc::new(client.evaluation_keys(&module).unwrap());
     let executor = Executor::new(
         &module,
         &weights,
@@ -223,7 +223,7 @@ output "y", %3
     let weights = BTreeMap::from([("d".to_string(), Weight::f64(3, 16, data).unwrap())]);
     let params = Arc::new(Parameters::new(module.params.clone()).unwrap());
     let mut client = Client::new(params.clone(), CpuBackend);
-    let keys = Arc::new(client.evaluation_keys(&module.keys).unwrap());
+    let keys = Arc::new(client.evaluation_keys(&module).unwrap());
     let executor = Executor::new(
         &module,
         &weights,
@@ -252,4 +252,73 @@ output "y", %3
         .map(|(a, b)| (a - b).abs())
         .fold(0.0, f64::max);
     assert!(err < 2f64.powi(-14), "max error {err:e}");
+}
+
+/// A plan that squares, bootstraps (at the named set `INSECURE_N12_BOOT`, 64 sparse slots, through
+/// the client's bootstrapping keys) and squares again, against the interpreter. The program lives on
+/// levels 0..=9; the bootstrap returns to level 9.
+#[test]
+fn executor_bootstraps_with_the_named_sets_configuration() {
+    const BOOT: &str = r#"
+params { log_n=12, log_q=[60, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 40, 60, 60, 60, 60, 60, 60, 60, 60, 56, 56], log_p=[61, 61, 61, 61], log_default_scale=40, secret=dense }
+keys { rotations=[], conjugate=false, bootstrap=true }
+%0 = input "x" : ct<level=1, scale=40, slots=64, layout=strided(len=64, stride=1)>
+%1 = mul_ct %0, %0 : ct<level=1, scale=80, slots=64, layout=strided(len=64, stride=1), degree=2>
+%2 = relinearize %1 : ct<level=1, scale=80, slots=64, layout=strided(len=64, stride=1)>
+%3 = rescale %2 : ct<level=0, scale=40, slots=64, layout=strided(len=64, stride=1)>
+%4 = bootstrap %3, target=9 : ct<level=9, scale=40, slots=64, layout=strided(len=64, stride=1)>
+%5 = mul_ct %4, %4 : ct<level=9, scale=80, slots=64, layout=strided(len=64, stride=1), degree=2>
+%6 = relinearize %5 : ct<level=9, scale=80, slots=64, layout=strided(len=64, stride=1)>
+%7 = rescale %6 : ct<level=8, scale=40, slots=64, layout=strided(len=64, stride=1)>
+output "y", %7
+"#;
+    let module = Module::from_text(BOOT).unwrap();
+    let weights = Weights::new();
+    let params = Arc::new(Parameters::named("INSECURE_N12_BOOT").unwrap());
+    assert_eq!(params.literal(), &module.params, "the named set's literal");
+    let mut client = Client::new(params.clone(), CpuBackend);
+    let keys = client.evaluation_keys(&module).unwrap();
+    assert!(keys.encapsulation.is_some() && !keys.galois.is_empty());
+    let executor = Executor::new(
+        &module,
+        &weights,
+        Evaluator::new(params.clone(), CpuBackend, Arc::new(keys)),
+        CpuBackend,
+    )
+    .unwrap();
+    let io = ClientIo::of(&module);
+    let x: Vec<f64> = (0..64).map(|i| (i as f64 * 0.61).cos()).collect();
+    let want: Vec<f64> = x.iter().map(|v| v.powi(4)).collect();
+    let inputs = BTreeMap::from([("x".to_string(), client.encrypt(&io.inputs[0], &x).unwrap())]);
+    let result = executor.run(&inputs, &mut KvState::default()).unwrap();
+    assert_eq!(result.stats.bootstraps, 1);
+    let got = client
+        .decrypt(&io.outputs[0], &result.outputs["y"])
+        .unwrap();
+    let err = got
+        .iter()
+        .zip(&want)
+        .map(|(a, b)| (a - b).abs())
+        .fold(0.0, f64::max);
+    assert!(err < 2f64.powi(-16), "max error {err:e}");
+
+    // Without bootstrapping keys the step fails with an error naming the op.
+    let plain_keys = Arc::new(
+        cachemir_runtime::ckks::KeyGenerator::new(params.clone(), CpuBackend)
+            .evaluation_keys(
+                &cachemir_runtime::ckks::KeyGenerator::new(params.clone(), CpuBackend).secret_key(),
+                &[],
+                true,
+            )
+            .unwrap(),
+    );
+    let bare = Executor::new(
+        &module,
+        &weights,
+        Evaluator::new(params, CpuBackend, plain_keys),
+        CpuBackend,
+    )
+    .unwrap();
+    let err = bare.run(&inputs, &mut KvState::default()).unwrap_err();
+    assert!(err.to_string().contains("bootstrap"), "{err}");
 }

@@ -135,7 +135,7 @@ pub fn conjugation_element(params: &Parameters) -> u64 {
 /// Generates keys (client side).
 #[derive(Debug)]
 pub struct KeyGenerator<B: Backend> {
-    params: Arc<Parameters>,
+    pub(crate) params: Arc<Parameters>,
     backend: B,
     sampler: Sampler,
 }

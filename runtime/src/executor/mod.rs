@@ -1,8 +1,9 @@
 //! The plan executor (server side): runs one decode step of an FHE IR program on ciphertexts.
 //!
-//! Values are computed in program order and dropped after their last use. Every op runs on CKKS except
-//! `bootstrap`, which returns [`RuntimeError::Execution`] for now: bootstrapping at the plans' parameters
-//! (`N16_BOOT`) needs sparse-secret encapsulation, which the engine does not have yet. The IR types carry nominal
+//! Values are computed in program order and dropped after their last use. Every op runs on CKKS;
+//! `bootstrap` uses the configuration of the plan's named parameter set
+//! ([`BootstrapConfig::for_params`]), one [`Bootstrapper`] per slot count the plan refreshes, built
+//! when the executor is. The IR types carry nominal
 //! scales (powers of two); ciphertexts carry exact ones, which drift from the nominal by the ratio
 //! `q_l / 2^log_q[l]` of each prime they are rescaled by (≈ 2^-21 for the shipped chains). Two rules keep
 //! them together:
@@ -12,12 +13,15 @@
 //! - adding two ciphertexts whose exact scales differ by less than [`SCALE_RECONCILE_LOG2`] (the residue
 //!   of ct × ct products) takes the left operand's scale: a relative error below 7·10⁻⁶ on the right one.
 //!   A larger difference is a bug in the plan and is reported, not absorbed.
+//!
+//! A bootstrap returns exactly the default scale, which is the nominal one.
 
 mod kv_cache;
 
 pub use kv_cache::{KvCacheState, KvState};
 
 use crate::approx::Chebyshev;
+use crate::ckks::bootstrap::{BootstrapConfig, Bootstrapper};
 use crate::ckks::linear::LinearTransform;
 use crate::ckks::{Ciphertext, Encoder, Evaluator, Parameters, Plaintext};
 use crate::{Result, RuntimeError};
@@ -83,6 +87,31 @@ pub struct Executor<'p, B: Backend> {
     weights: &'p Weights,
     eval: Evaluator<B>,
     encoder: Encoder<B>,
+    /// By slot count.
+    bootstrappers: BTreeMap<usize, Bootstrapper>,
+}
+
+/// The bootstrapping configurations a module needs under `params`: one per slot count its
+/// `bootstrap` ops refresh (none if it has no bootstrap). The client generates keys for them.
+pub fn bootstrap_configs(module: &Module, params: &Parameters) -> Result<Vec<BootstrapConfig>> {
+    let slot_counts: std::collections::BTreeSet<usize> = module
+        .op_ids()
+        .filter_map(|id| match &module.op(id).op {
+            Op::Bootstrap { input, .. } => match module.value_type(*input) {
+                Some(Type::Ct(t)) => Some(t.slots.0 as usize),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    slot_counts
+        .into_iter()
+        .map(|slots| {
+            BootstrapConfig::for_params(params, slots).map_err(|e| RuntimeError::Plan {
+                reason: format!("the plan bootstraps {slots}-slot ciphertexts: {e}"),
+            })
+        })
+        .collect()
 }
 
 impl<'p, B: Backend + Clone> Executor<'p, B> {
@@ -103,11 +132,16 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
             });
         }
         let encoder = Encoder::new(eval.params().clone(), backend);
+        let bootstrappers = bootstrap_configs(module, eval.params())?
+            .into_iter()
+            .map(|config| Ok((config.slots, Bootstrapper::new(&encoder, config)?)))
+            .collect::<Result<_>>()?;
         Ok(Self {
             module,
             weights,
             eval,
             encoder,
+            bootstrappers,
         })
     }
 
@@ -212,7 +246,9 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
         match &data.op {
             Op::Input { name } => {
                 let ty = result_ct()?;
-                let c = inputs.get(name).ok_or_else(|| fail(format!("no ciphertext for input \"{name}\"")))?;
+                let c = inputs
+                    .get(name)
+                    .ok_or_else(|| fail(format!("no ciphertext for input \"{name}\"")))?;
                 if c.level() != ty.level.0 as usize || c.slots() != ty.slots.0 as usize {
                     return Err(fail(format!(
                         "input \"{name}\" at level {} with {} slots, the plan expects level {} with {} slots",
@@ -237,8 +273,16 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                     .weights
                     .get(&weight.name)
                     .and_then(|w| w.row(weight.index))
-                    .ok_or_else(|| fail(format!("no row {} in weight \"{}\"", weight.index, weight.name)))?;
-                Ok(vec![Val::Row { values, level: ty.level.0 as usize }])
+                    .ok_or_else(|| {
+                        fail(format!(
+                            "no row {} in weight \"{}\"",
+                            weight.index, weight.name
+                        ))
+                    })?;
+                Ok(vec![Val::Row {
+                    values,
+                    level: ty.level.0 as usize,
+                }])
             }
             Op::Add { lhs, rhs } | Op::Sub { lhs, rhs } => {
                 let subtract = matches!(data.op, Op::Sub { .. });
@@ -247,15 +291,31 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                     Val::Ct(b) => {
                         let drift = (a.scale().log2() - b.scale().log2()).abs();
                         if drift > SCALE_RECONCILE_LOG2 {
-                            return Err(fail(format!("exact scales 2^{:.6} and 2^{:.6} differ", a.scale().log2(), b.scale().log2())));
+                            return Err(fail(format!(
+                                "exact scales 2^{:.6} and 2^{:.6} differ",
+                                a.scale().log2(),
+                                b.scale().log2()
+                            )));
                         }
                         let mut b = b.clone();
                         b.set_scale(a.scale());
-                        if subtract { eval.sub(a, &b) } else { eval.add(a, &b) }.map_err(at)?
+                        if subtract {
+                            eval.sub(a, &b)
+                        } else {
+                            eval.add(a, &b)
+                        }
+                        .map_err(at)?
                     }
                     Val::Row { values, level, .. } => {
-                        let pt = self.encode_row(values, *level, a.scale(), a.slots()).map_err(at)?;
-                        if subtract { eval.sub_plain(a, &pt) } else { eval.add_plain(a, &pt) }.map_err(at)?
+                        let pt = self
+                            .encode_row(values, *level, a.scale(), a.slots())
+                            .map_err(at)?;
+                        if subtract {
+                            eval.sub_plain(a, &pt)
+                        } else {
+                            eval.add_plain(a, &pt)
+                        }
+                        .map_err(at)?
                     }
                     Val::Scalar(c) => {
                         let c = if subtract { -c } else { *c };
@@ -271,10 +331,16 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                 };
                 let ty = result_ct()?;
                 let target = self.product_scale(*level, ty.scale.0);
-                let pt = self.encode_row(values, *level, target / a.scale(), a.slots()).map_err(at)?;
+                let pt = self
+                    .encode_row(values, *level, target / a.scale(), a.slots())
+                    .map_err(at)?;
                 one(eval.mul_plain(a, &pt).map_err(at)?)
             }
-            Op::MulConst { ct: c, constant, scale } => {
+            Op::MulConst {
+                ct: c,
+                constant,
+                scale,
+            } => {
                 let a = ct(*c)?;
                 let Val::Scalar(k) = get(*constant)? else {
                     return Err(fail("operand is not a scalar".into()));
@@ -288,12 +354,16 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                 }
                 let ty = result_ct()?;
                 let target = self.product_scale(a.level(), ty.scale.0);
-                one(eval.mul_const_scaled(a, *k, target / a.scale()).map_err(at)?)
+                one(eval
+                    .mul_const_scaled(a, *k, target / a.scale())
+                    .map_err(at)?)
             }
             Op::MulCt { lhs, rhs } => one(eval.mul(ct(*lhs)?, ct(*rhs)?).map_err(at)?),
             Op::Relinearize { input } => one(eval.relinearize(ct(*input)?).map_err(at)?),
             Op::Rescale { input } => one(eval.rescale(ct(*input)?).map_err(at)?),
-            Op::LevelDrop { input, to } => one(eval.drop_to_level(ct(*input)?, to.0 as usize).map_err(at)?),
+            Op::LevelDrop { input, to } => {
+                one(eval.drop_to_level(ct(*input)?, to.0 as usize).map_err(at)?)
+            }
             Op::Rotate { input, step } => {
                 let a = ct(*input)?;
                 one(eval.rotate(a, normalized(step.0 as i64, a)).map_err(at)?)
@@ -301,7 +371,12 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
             Op::RotateHoisted { input, steps } => {
                 let a = ct(*input)?;
                 let steps: Vec<i64> = steps.iter().map(|s| normalized(s.0 as i64, a)).collect();
-                Ok(eval.rotate_hoisted(a, &steps).map_err(at)?.into_iter().map(Val::Ct).collect())
+                Ok(eval
+                    .rotate_hoisted(a, &steps)
+                    .map_err(at)?
+                    .into_iter()
+                    .map(Val::Ct)
+                    .collect())
             }
             Op::Conjugate { input } => one(eval.conjugate(ct(*input)?).map_err(at)?),
             Op::KvRead { cache, chunk } => {
@@ -309,15 +384,26 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                 let stored = state.caches.get(cache).and_then(|s| s.chunks.get(chunk));
                 one(match stored {
                     Some(c) => c.clone(),
-                    None => Ciphertext::zero(self.params().n(), decl.chunk.level.0 as usize, self.nominal_scale(&decl.chunk), decl.chunk.slots.0 as usize),
+                    None => Ciphertext::zero(
+                        self.params().n(),
+                        decl.chunk.level.0 as usize,
+                        self.nominal_scale(&decl.chunk),
+                        decl.chunk.slots.0 as usize,
+                    ),
                 })
             }
             Op::KvAppend { cache, value } => {
                 let decl = &m.kv_caches[cache];
                 let entry = state.caches.entry(cache.clone()).or_default();
-                let (chunk, position) = (entry.tokens / decl.tokens_per_chunk, entry.tokens % decl.tokens_per_chunk);
+                let (chunk, position) = (
+                    entry.tokens / decl.tokens_per_chunk,
+                    entry.tokens % decl.tokens_per_chunk,
+                );
                 if chunk >= decl.chunks {
-                    return Err(fail(format!("KV cache \"{cache}\" is full ({} tokens)", entry.tokens)));
+                    return Err(fail(format!(
+                        "KV cache \"{cache}\" is full ({} tokens)",
+                        entry.tokens
+                    )));
                 }
                 let value = ct(*value)?;
                 let shift = normalized(-(position as i64) * decl.token_stride as i64, value);
@@ -334,31 +420,60 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                 entry.tokens += 1;
                 Ok(vec![])
             }
-            Op::LinearTransform { input, diagonals, offsets, baby_step, .. } => {
+            Op::LinearTransform {
+                input,
+                diagonals,
+                offsets,
+                baby_step,
+                ..
+            } => {
                 let a = ct(*input)?;
-                let weight = self.weights.get(diagonals).ok_or_else(|| fail(format!("no weight \"{diagonals}\"")))?;
+                let weight = self
+                    .weights
+                    .get(diagonals)
+                    .ok_or_else(|| fail(format!("no weight \"{diagonals}\"")))?;
                 let rows = offsets
                     .iter()
                     .enumerate()
                     .map(|(k, offset)| {
-                        let row = weight.row(k as u32).ok_or_else(|| fail(format!("no row {k} in weight \"{diagonals}\"")))?;
-                        Ok((offset.0 as i64, row.into_iter().map(Complex64::from).collect()))
+                        let row = weight
+                            .row(k as u32)
+                            .ok_or_else(|| fail(format!("no row {k} in weight \"{diagonals}\"")))?;
+                        Ok((
+                            offset.0 as i64,
+                            row.into_iter().map(Complex64::from).collect(),
+                        ))
                     })
                     .collect::<Result<Vec<_>>>()?;
-                let transform = LinearTransform::new(a.slots(), rows, Some(*baby_step as usize)).map_err(at)?;
+                let transform =
+                    LinearTransform::new(a.slots(), rows, Some(*baby_step as usize)).map_err(at)?;
                 let target = self.product_scale(a.level(), result_ct()?.scale.0);
-                let encoded = transform.encode_at(&self.encoder, a.level(), target / a.scale()).map_err(at)?;
+                let encoded = transform
+                    .encode_at(&self.encoder, a.level(), target / a.scale())
+                    .map_err(at)?;
                 one(eval.linear_transform_unrescaled(a, &encoded).map_err(at)?)
             }
-            Op::PolyEval { input, coeffs, interval } => {
+            Op::PolyEval {
+                input,
+                coeffs,
+                interval,
+            } => {
                 let a = ct(*input)?;
-                let poly = Chebyshev::from_coeffs(coeffs.clone(), interval.0, interval.1).map_err(at)?;
+                let poly =
+                    Chebyshev::from_coeffs(coeffs.clone(), interval.0, interval.1).map_err(at)?;
                 let out = eval.evaluate_chebyshev(a, &poly, a.scale()).map_err(at)?;
                 // The evaluator may need fewer levels than declared (trailing zero coefficients).
-                one(eval.drop_to_level(&out, result_ct()?.level.0 as usize).map_err(at)?)
+                one(eval
+                    .drop_to_level(&out, result_ct()?.level.0 as usize)
+                    .map_err(at)?)
             }
-            Op::Bootstrap { .. } => {
-                Err(fail("bootstrapping plans cannot run yet: the engine has no bootstrapping at the plan's parameters (sparse-secret encapsulation is missing)".into()))
+            Op::Bootstrap { input, target } => {
+                let a = ct(*input)?;
+                let boot = self.bootstrappers.get(&a.slots()).ok_or_else(|| {
+                    fail(format!("no bootstrapping circuit for {} slots", a.slots()))
+                })?;
+                let out = eval.bootstrap(a, boot).map_err(at)?;
+                one(eval.drop_to_level(&out, target.0 as usize).map_err(at)?)
             }
         }
     }

@@ -5,8 +5,9 @@ use super::protocol::{plan_fingerprint, OpenSession, StepReply, StepRequest, Ste
 use crate::ckks::{
     Ciphertext, Decryptor, Encoder, Encryptor, EvaluationKeys, KeyGenerator, Parameters, SecretKey,
 };
+use crate::executor::bootstrap_configs;
 use crate::{Result, RuntimeError};
-use cachemir_ir::fhe::KeySet;
+use cachemir_ir::fhe::Module;
 use cachemir_ir::plan::{ClientIo, IoDecl, Plan};
 use cachemir_kernels::Backend;
 use prost::Message;
@@ -51,19 +52,22 @@ impl<B: Backend + Clone> Client<B> {
         &self.params
     }
 
-    /// The evaluation keys a plan declares (relinearization always, its rotations, conjugation if asked).
-    pub fn evaluation_keys(&self, keys: &KeySet) -> Result<EvaluationKeys> {
-        let steps: Vec<i64> = keys.rotations.iter().map(|s| s.0 as i64).collect();
-        KeyGenerator::new(self.params.clone(), self.backend.clone()).evaluation_keys(
-            &self.secret,
-            &steps,
-            keys.conjugate,
-        )
+    /// The evaluation keys a module needs: relinearization always, its declared rotations,
+    /// conjugation if asked, and the bootstrapping keys of its `bootstrap` ops.
+    pub fn evaluation_keys(&self, module: &Module) -> Result<EvaluationKeys> {
+        let steps: Vec<i64> = module.keys.rotations.iter().map(|s| s.0 as i64).collect();
+        let configs = bootstrap_configs(module, &self.params)?;
+        let mut generator = KeyGenerator::new(self.params.clone(), self.backend.clone());
+        if configs.is_empty() {
+            generator.evaluation_keys(&self.secret, &steps, module.keys.conjugate)
+        } else {
+            generator.bootstrapping_keys(&self.secret, &configs, &steps)
+        }
     }
 
-    /// The [`OpenSession`] message for `plan`: its fingerprint and the evaluation keys it declares.
+    /// The [`OpenSession`] message for `plan`: its fingerprint and the evaluation keys it needs.
     pub fn open_session(&self, plan: &Plan) -> Result<Vec<u8>> {
-        let keys = self.evaluation_keys(&plan.module().keys)?;
+        let keys = self.evaluation_keys(plan.module())?;
         let msg = OpenSession {
             plan_fingerprint: plan_fingerprint(plan),
             evaluation_keys: keys.to_bytes(&self.params),

@@ -62,7 +62,7 @@ pub fn bench(
     let sk = kg.secret_key();
     progress("generating the bootstrapping keys");
     let start = Instant::now();
-    let keys = kg.bootstrapping_keys(&sk, &boot, &[])?;
+    let keys = kg.bootstrapping_keys(&sk, std::slice::from_ref(boot.config()), &[])?;
     let keygen_ms = ms(start);
     let key_bytes = keys.byte_size();
     let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());

@@ -30,7 +30,7 @@ pub mod eval_mod;
 mod mod_raise;
 
 use super::encoder::coeffs_to_poly;
-use super::linear::EncodedLinearTransform;
+use super::linear::{EncodedLinearTransform, LinearTransform};
 use super::{Ciphertext, Encoder, EvaluationKeys, Evaluator, KeyGenerator, Parameters, SecretKey};
 use crate::{Result, RuntimeError};
 use cachemir_kernels::Backend;
@@ -64,6 +64,20 @@ pub struct BootstrapConfig {
 }
 
 impl BootstrapConfig {
+    /// The configuration for `params` if they are a named bootstrappable set (see
+    /// [`Self::for_named_set`]); an error names the set otherwise.
+    pub fn for_params(params: &Parameters, slots: usize) -> Result<Self> {
+        let name = cachemir_ir::params::named_sets()
+            .into_iter()
+            .find(|(_, literal)| literal == params.literal())
+            .map(|(name, _)| name)
+            .ok_or_else(|| RuntimeError::InvalidParameters {
+                reason: "custom parameters have no bootstrapping configuration; use a named set"
+                    .into(),
+            })?;
+        Self::for_named_set(name, params, slots)
+    }
+
     /// The configuration of a named bootstrappable set (`cachemir_ir::params::bootstrap_levels`)
     /// for `slots` slots: an ephemeral secret of Hamming weight 32 (so `|I| ≤ 16.5` and `K = 17`
     /// is a certain bound), the degree-63 sine with 2 double-angle steps (8 levels), the DFT
@@ -111,11 +125,18 @@ pub struct Bootstrapper {
     sub_sum: Vec<i64>,
 }
 
-impl Bootstrapper {
-    /// Builds and encodes the DFT matrices: CoeffsToSlots at the top level, SlotsToCoeffs at the
-    /// level EvalMod leaves.
-    pub fn new<B: Backend>(encoder: &Encoder<B>, config: BootstrapConfig) -> Result<Self> {
-        let params = encoder.params();
+/// The bootstrapping circuit of a configuration, before encoding: cheap to build, so a client
+/// can learn the rotation keys without encoding the DFT matrices.
+struct Circuit {
+    eval_mod: EvalMod,
+    cts: Vec<LinearTransform>,
+    stc: Vec<LinearTransform>,
+    sub_sum: Vec<i64>,
+    rotations: Vec<i64>,
+}
+
+impl Circuit {
+    fn new(params: &Parameters, config: &BootstrapConfig) -> Result<Self> {
         let n = config.slots;
         if n == 0 || !n.is_power_of_two() || n > params.max_slots() {
             return Err(RuntimeError::InvalidSlots {
@@ -125,44 +146,69 @@ impl Bootstrapper {
         }
         let gap = params.max_slots() / n;
         let eval_mod = EvalMod::new(config.k, config.sine_degree, config.double_angle)?;
-        let top = params.max_level();
         let needed = eval_mod.depth() + config.cts_budget + config.stc_budget;
-        if top < needed {
+        if params.max_level() < needed {
             return Err(RuntimeError::LevelTooLow {
                 op: "bootstrap",
                 needed,
-                level: top,
+                level: params.max_level(),
             });
         }
-        let cts_lt = dft::coeffs_to_slots(n, 0.5 / (gap as f64 * config.k), config.cts_budget)?;
+        let cts = dft::coeffs_to_slots(n, 0.5 / (gap as f64 * config.k), config.cts_budget)?;
         let sub_sum: Vec<i64> = (0..gap.trailing_zeros()).map(|j| (n << j) as i64).collect();
-        let stc_lt = dft::slots_to_coeffs(n, config.stc_budget)?;
-        let mut rotations: Vec<i64> = cts_lt
+        let stc = dft::slots_to_coeffs(n, config.stc_budget)?;
+        let mut rotations: Vec<i64> = cts
             .iter()
-            .chain(&stc_lt)
+            .chain(&stc)
             .flat_map(|t| t.rotation_steps())
             .chain(sub_sum.iter().copied())
             .collect();
-        let stc_top = top - config.cts_budget - eval_mod.depth();
-        let cts = cts_lt
+        rotations.sort_unstable();
+        rotations.dedup();
+        Ok(Self {
+            eval_mod,
+            cts,
+            stc,
+            sub_sum,
+            rotations,
+        })
+    }
+}
+
+impl BootstrapConfig {
+    /// Rotation steps whose keys bootstrapping with this configuration needs (plus conjugation).
+    pub fn rotation_steps(&self, params: &Parameters) -> Result<Vec<i64>> {
+        Ok(Circuit::new(params, self)?.rotations)
+    }
+}
+
+impl Bootstrapper {
+    /// Builds and encodes the DFT matrices: CoeffsToSlots at the top level, SlotsToCoeffs at the
+    /// level EvalMod leaves.
+    pub fn new<B: Backend>(encoder: &Encoder<B>, config: BootstrapConfig) -> Result<Self> {
+        let params = encoder.params();
+        let circuit = Circuit::new(params, &config)?;
+        let top = params.max_level();
+        let stc_top = top - config.cts_budget - circuit.eval_mod.depth();
+        let cts = circuit
+            .cts
             .iter()
             .enumerate()
             .map(|(i, t)| t.encode(encoder, top - i))
             .collect::<Result<Vec<_>>>()?;
-        let stc = stc_lt
+        let stc = circuit
+            .stc
             .iter()
             .enumerate()
             .map(|(i, t)| t.encode(encoder, stc_top - i))
             .collect::<Result<Vec<_>>>()?;
-        rotations.sort_unstable();
-        rotations.dedup();
         Ok(Self {
             cts,
             stc,
-            eval_mod,
+            eval_mod: circuit.eval_mod,
             config,
-            rotations,
-            sub_sum,
+            rotations: circuit.rotations,
+            sub_sum: circuit.sub_sum,
         })
     }
 
@@ -183,25 +229,24 @@ impl Bootstrapper {
 }
 
 impl<B: Backend> KeyGenerator<B> {
-    /// Evaluation keys for bootstrapping with `boot` and for a program's own `rotations`:
-    /// relinearization, the Galois keys of both, conjugation, and the encapsulation keys if the
-    /// configuration uses an ephemeral secret.
+    /// Evaluation keys for bootstrapping with each of `configs` and for a program's own
+    /// `rotations`: relinearization, the Galois keys of all, conjugation, and the encapsulation
+    /// keys if a configuration uses an ephemeral secret.
     pub fn bootstrapping_keys(
         &mut self,
         sk: &SecretKey,
-        boot: &Bootstrapper,
+        configs: &[BootstrapConfig],
         rotations: &[i64],
     ) -> Result<EvaluationKeys> {
-        let steps: Vec<i64> = boot
-            .rotation_steps()
-            .iter()
-            .chain(rotations)
-            .copied()
-            .collect();
+        let mut steps = rotations.to_vec();
+        for config in configs {
+            steps.extend(config.rotation_steps(&self.params)?);
+        }
         let mut keys = self.evaluation_keys(sk, &steps, true)?;
-        keys.encapsulation = boot
-            .config
-            .ephemeral_hamming_weight
+        keys.encapsulation = configs
+            .iter()
+            .filter_map(|c| c.ephemeral_hamming_weight)
+            .max()
             .map(|h| self.encapsulation_keys(sk, h));
         Ok(keys)
     }
