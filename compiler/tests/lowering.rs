@@ -4,11 +4,9 @@
 //! The logits differ from the reference only by the polynomial approximations; the max error is printed.
 
 use cachemir_compiler::calibrate::observe;
-use cachemir_compiler::lower::{self, client, params, Options, Strategy};
+use cachemir_compiler::lower::{self, params, Options, Strategy};
 use cachemir_compiler::model::load_tensor_ir;
-use cachemir_ir::fhe::interp::{Interpreter, KvState};
-use cachemir_ir::fhe::Module;
-use cachemir_ir::weights::Weights;
+use cachemir_ir::plan::client;
 use std::path::{Path, PathBuf};
 
 const FIXTURES: [&str; 4] = [
@@ -63,44 +61,6 @@ fn reference(name: &str) -> Reference {
     }
 }
 
-fn argmax(row: &[f64]) -> u32 {
-    let mut best = 0;
-    for (i, &v) in row.iter().enumerate() {
-        if v > row[best] {
-            best = i;
-        }
-    }
-    best as u32
-}
-
-/// Greedy generation through the interpreter: `(generated ids, logits rows)`.
-pub fn generate(
-    module: &Module,
-    weights: &Weights,
-    prompt: &[u32],
-    new: usize,
-) -> (Vec<u32>, Vec<Vec<f64>>) {
-    let interp = Interpreter::new(module, weights).unwrap();
-    let mut state = KvState::default();
-    let mut rows = Vec::new();
-    let mut generated = Vec::new();
-    let mut next = 0;
-    for step in 0..prompt.len() + new {
-        let token = if step < prompt.len() {
-            prompt[step]
-        } else {
-            generated.push(next);
-            next
-        };
-        let inputs = client::step_inputs(module, weights, token, step).unwrap();
-        let out = interp.run(&inputs, &mut state).unwrap();
-        let row = client::logits(&out);
-        next = argmax(&row);
-        rows.push(row);
-    }
-    (generated, rows)
-}
-
 fn check(name: &str, strategy: Strategy, slots: u32) {
     check_with(name, strategy, "INSECURE_N12", Some(slots), 16);
 }
@@ -118,12 +78,13 @@ fn check_with(name: &str, strategy: Strategy, set: &str, slots: Option<u32>, max
         cache_level: None,
     };
     let lowered = lower::lower(&tensor, &cal, &opts).unwrap();
-    let (generated, rows) = generate(
+    let (generated, rows) = client::generate_in_clear(
         &lowered.module,
         &lowered.weights,
         &r.prompt,
         r.generated.len(),
-    );
+    )
+    .unwrap();
     assert_eq!(rows.len(), r.logits.len());
     let err = rows
         .iter()

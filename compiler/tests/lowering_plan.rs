@@ -2,8 +2,8 @@
 //! token by token, generates the fixture's reference tokens; insecure sets are refused without the flag;
 //! `--report` and `cachemir inspect` print what they promise.
 
-use cachemir_compiler::lower::client;
 use cachemir_ir::fhe::interp::{Interpreter, KvState};
+use cachemir_ir::plan::client;
 use cachemir_ir::plan::Plan;
 use std::path::{Path, PathBuf};
 use std::process::Command;

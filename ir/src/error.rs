@@ -101,6 +101,14 @@ pub enum IrError {
         /// What is wrong.
         message: String,
     },
+    /// The plan's client tables cannot supply an input (see `plan::client`).
+    #[error("plan input \"{input}\": {message}")]
+    ClientRule {
+        /// Input name.
+        input: String,
+        /// What is missing.
+        message: String,
+    },
     /// Two parts of the plan disagree (parameters vs program, client I/O vs program).
     #[error(".plan inconsistent: {message}")]
     PlanInconsistent {

@@ -177,6 +177,43 @@ fn session_round_trips_and_refusals() {
     }
     assert!(server.kv_cache_bytes() > 0);
 
+    // The KV cache saved and resumed in a new server: the next step gives identical outputs.
+    let saved = server.save_state();
+    let mut resumed = Server::resume(&plan, params.clone(), &open, &saved, CpuBackend).unwrap();
+    let values = BTreeMap::from([("x".to_string(), vec![0.25; 16])]);
+    let request = client.step_request(&io, 2, &values).unwrap();
+    let [original, restored] = [&mut server, &mut resumed].map(|s| {
+        client
+            .read_reply(&io, &s.step(&request).unwrap())
+            .unwrap()
+            .values
+    });
+    assert_eq!(original, restored);
+    // A corrupted, truncated or foreign state is refused, never used.
+    let mut flipped = saved.clone();
+    flipped[saved.len() / 2] ^= 0x10;
+    for bad in [&flipped[..], &saved[..saved.len() - 9], &[][..]] {
+        let err = Server::resume(&plan, params.clone(), &open, bad, CpuBackend)
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("KV-cache state"), "{err}");
+    }
+    let renamed = Plan::new(
+        Module::from_text(&PROGRAM.replace("\"k\"", "\"k2\"")).unwrap(),
+        weights(),
+    )
+    .unwrap();
+    let err = Server::resume(
+        &renamed,
+        params.clone(),
+        &client.open_session(&renamed).unwrap(),
+        &saved,
+        CpuBackend,
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("not declared"), "{err}");
+
     // A replayed position, and garbage bytes, are typed errors.
     let values = BTreeMap::from([("x".to_string(), vec![0.0; 16])]);
     let stale = client.step_request(&io, 0, &values).unwrap();

@@ -13,7 +13,6 @@
 pub mod activation;
 pub mod attention;
 pub mod chebyshev;
-pub mod client;
 pub mod emit;
 pub mod geometry;
 pub mod matvec;
@@ -253,7 +252,7 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
             Op::Input { embedding } => {
                 let (shape, data) = weight_data(m, embedding).ok_or_else(|| missing(embedding))?;
                 let cols = shape[1];
-                em.weight(client::EMBEDDING, || {
+                em.weight(cachemir_ir::plan::client::EMBEDDING, || {
                     data.chunks(cols)
                         .map(|r| r.iter().map(|&v| f64::from(v)).collect())
                         .collect()

@@ -10,6 +10,7 @@
 //! Loading ([`Plan::from_bytes`]) validates magic, version, checksums, weight extents and references, then
 //! runs the verifier; every failure is a typed [`crate::IrError`], never a panic.
 
+pub mod client;
 mod format;
 mod inspect;
 mod structure;

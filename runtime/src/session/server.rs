@@ -55,6 +55,29 @@ impl<'p, B: Backend + Clone> Server<'p, B> {
         })
     }
 
+    /// Opens a session as [`Self::open`] and resumes it from a KV-cache state saved by
+    /// [`Self::save_state`]: the next step is the position after the saved tokens. A corrupted,
+    /// truncated or foreign state is an error.
+    pub fn resume(
+        plan: &'p Plan,
+        params: Arc<Parameters>,
+        open_session: &[u8],
+        saved_state: &[u8],
+        backend: B,
+    ) -> Result<Self> {
+        let state = KvState::from_bytes(&params, plan.module(), saved_state)?;
+        let mut server = Self::open(plan, params, open_session, backend)?;
+        server.steps = state.tokens();
+        server.state = state;
+        Ok(server)
+    }
+
+    /// The encrypted KV cache, saved for [`Self::resume`] (it reveals nothing: every chunk is a
+    /// ciphertext).
+    pub fn save_state(&self) -> Vec<u8> {
+        self.state.to_bytes(self.executor.params())
+    }
+
     /// Runs one step from [`StepRequest`] bytes and answers with [`StepReply`] bytes.
     pub fn step(&mut self, request: &[u8]) -> Result<Vec<u8>> {
         let msg = StepRequest::decode(request).map_err(|e| decode_error("step request", e))?;

@@ -1,5 +1,6 @@
 //! `cachemir-run`: runs Cachemir plans and benchmarks the CKKS engine.
 //!
+//! `cachemir-run PLAN --prompt-ids 1,2,3 [--max-new-tokens N] [--json] [--threads K]`
 //! `cachemir-run bench primitives [--params SET] [--limbs Q+P] [--threads K] [--runs R] [--json]`
 //! `cachemir-run bench bootstrap [--params SET] [--slots N] [--threads K] [--runs R] [--json]`
 
@@ -10,15 +11,21 @@ use cachemir_runtime::ckks::Parameters;
 use clap::{Parser, Subcommand};
 use std::sync::Arc;
 
+mod generate;
+
 #[derive(Parser)]
 #[command(
     name = "cachemir-run",
     version,
-    about = "Run Cachemir plans on CKKS-encrypted data"
+    about = "Run Cachemir plans on CKKS-encrypted data",
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    #[command(flatten)]
+    generate: generate::GenerateArgs,
 }
 
 #[derive(Subcommand)]
@@ -130,7 +137,10 @@ fn parse_limbs(text: &str) -> Result<(usize, usize)> {
 
 fn main() -> Result<()> {
     let cli = Cli::parse();
-    match cli.command {
+    let Some(command) = cli.command else {
+        return generate::run(cli.generate);
+    };
+    match command {
         Command::Bench {
             what:
                 Bench::Primitives {

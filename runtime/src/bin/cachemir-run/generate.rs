@@ -1,0 +1,105 @@
+//! `cachemir-run PLAN --prompt-ids 1,2,3 [--max-new-tokens N] [--json]`: encrypted greedy generation
+//! with a client and a server in this process (`cachemir_runtime::session::generate`).
+
+use crate::{spinner, thread_pool};
+use anyhow::{bail, Context, Result};
+use cachemir_ir::plan::Plan;
+use cachemir_runtime::ckks::Parameters;
+use cachemir_runtime::session::{generate, Progress};
+use clap::Args;
+use indicatif::{ProgressBar, ProgressStyle};
+use std::path::PathBuf;
+
+/// Arguments of a generation run.
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// A plan written by `cachemir compile`.
+    #[arg(required = true)]
+    plan: Option<PathBuf>,
+    /// Prompt token ids, comma-separated (e.g. `1,2,3`).
+    #[arg(long, value_delimiter = ',', required = true)]
+    prompt_ids: Vec<u32>,
+    /// Tokens to generate after the prompt.
+    #[arg(long, default_value_t = 8)]
+    max_new_tokens: usize,
+    /// Print one JSON object (`generated_ids`, `logits`, `tokens`, ...) instead of a summary.
+    #[arg(long)]
+    json: bool,
+    /// Allow a plan whose parameters are below 128-bit security.
+    #[arg(long)]
+    insecure_test_params: bool,
+    /// rayon threads (default: all cores).
+    #[arg(long)]
+    threads: Option<usize>,
+}
+
+/// Runs the generation and prints its report.
+pub fn run(args: GenerateArgs) -> Result<()> {
+    let path = args.plan.context("no plan given")?;
+    let plan = Plan::read_file(&path)?;
+    let params = Parameters::new(plan.params().clone())
+        .with_context(|| format!("{}: the plan's CKKS parameters", path.display()))?;
+    if !params.is_secure() {
+        if !args.insecure_test_params {
+            bail!(
+                "{}: the plan's parameters are NOT 128-bit secure (log2 QP = {:.0} at N = 2^{}); pass --insecure-test-params to run it for testing",
+                path.display(),
+                params.log_qp(),
+                params.log_n()
+            );
+        }
+        eprintln!("WARNING: the plan's parameters are NOT secure: for tests only");
+    }
+    let pool = thread_pool(args.threads)?;
+    let keygen = spinner();
+    keygen.set_message("generating the evaluation keys");
+    let mut bar: Option<ProgressBar> = None;
+    let report = pool.install(|| {
+        generate(
+            &plan,
+            &args.prompt_ids,
+            args.max_new_tokens,
+            |event| match event {
+                Progress::Keygen => {}
+                Progress::Started { steps } => {
+                    keygen.finish_and_clear();
+                    let b = ProgressBar::new(steps as u64).with_style(
+                        ProgressStyle::with_template("{bar:30} {pos}/{len} tokens, {elapsed} {msg}")
+                            .expect("valid template"),
+                    );
+                    b.set_message("(running the first token)");
+                    bar = Some(b);
+                }
+                Progress::Token(t) => {
+                    if let Some(b) = &bar {
+                        b.println(format!(
+                            "token {:>4} at position {:>3}: {:>9.1} ms, {} bootstraps, {} rotations, {} key switches",
+                            t.token, t.position, t.millis, t.bootstraps, t.rotations, t.key_switches
+                        ));
+                        b.inc(1);
+                    }
+                }
+            },
+        )
+    });
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    keygen.finish_and_clear();
+    let report = report?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        let ids: Vec<String> = report.generated_ids.iter().map(u32::to_string).collect();
+        let total: f64 = report.tokens.iter().map(|t| t.millis).sum();
+        println!(
+            "generated ids: {}\nkeys: {:.1} s, {:.1} MB; {} tokens in {:.1} s",
+            ids.join(","),
+            report.keygen_ms / 1e3,
+            report.evaluation_key_bytes as f64 / 1e6,
+            report.tokens.len(),
+            total / 1e3
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,143 @@
+//! Encrypted greedy generation: a [`Client`] and a [`Server`] in one process, speaking the session
+//! protocol's bytes to each other exactly as they would over a network, so the secret key never
+//! reaches the server side.
+//!
+//! Per fed token the client builds the step's inputs with the plan's client rule
+//! ([`cachemir_ir::plan::client`]), encrypts them, the server runs the plan and updates the encrypted
+//! KV cache, and the client decrypts the logits and picks the next token (greedy, first index on
+//! ties). Like `cachemir reference`, the prompt and every generated token are fed, so there is one row
+//! of logits per token: prompt length + `max_new_tokens` rows.
+
+use super::{Client, Server};
+use crate::ckks::Parameters;
+use crate::{Result, RuntimeError};
+use cachemir_ir::plan::client::{argmax, logits, step_inputs};
+use cachemir_ir::plan::Plan;
+use cachemir_kernels::CpuBackend;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What one fed token cost.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenReport {
+    /// Position of the fed token (0 for the first prompt token).
+    pub position: usize,
+    /// The token fed at this position.
+    pub token: u32,
+    /// Wall time of the whole step (encrypt, execute, decrypt), milliseconds.
+    pub millis: f64,
+    /// Server-side execution time, milliseconds.
+    pub server_millis: f64,
+    /// Bootstraps the server ran.
+    pub bootstraps: u32,
+    /// Rotations.
+    pub rotations: u32,
+    /// Key switches (rotations, conjugations, relinearizations).
+    pub key_switches: u32,
+}
+
+/// The result of [`generate`], printed by `cachemir-run --json`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GenerationReport {
+    /// The generated token ids (greedy).
+    pub generated_ids: Vec<u32>,
+    /// Decrypted logits, one row per fed token.
+    pub logits: Vec<Vec<f64>>,
+    /// Per fed token: time and counts.
+    pub tokens: Vec<TokenReport>,
+    /// Key generation on the client, milliseconds.
+    pub keygen_ms: f64,
+    /// Bytes of the session-opening message (the evaluation keys, serialized) sent to the server.
+    pub evaluation_key_bytes: usize,
+}
+
+/// Progress of a generation, for a caller that draws it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Progress<'a> {
+    /// The client is generating the evaluation keys.
+    Keygen,
+    /// The keys are on the server; `steps` tokens will be fed.
+    Started {
+        /// Tokens to feed.
+        steps: usize,
+    },
+    /// One token has been fed.
+    Token(&'a TokenReport),
+}
+
+fn plan_error(e: cachemir_ir::IrError) -> RuntimeError {
+    RuntimeError::Plan {
+        reason: e.to_string(),
+    }
+}
+
+fn ms(start: Instant) -> f64 {
+    start.elapsed().as_secs_f64() * 1e3
+}
+
+/// Generates `max_new_tokens` tokens after `prompt` with `plan`, everything encrypted under a fresh
+/// key for the plan's parameters. `progress` hears each phase.
+pub fn generate(
+    plan: &Plan,
+    prompt: &[u32],
+    max_new_tokens: usize,
+    mut progress: impl FnMut(Progress),
+) -> Result<GenerationReport> {
+    if prompt.is_empty() {
+        return Err(RuntimeError::Plan {
+            reason: "the prompt is empty".into(),
+        });
+    }
+    let steps = prompt.len() + max_new_tokens;
+    // Every prompt token and every position must have its table rows before keys are made.
+    for position in 0..steps {
+        let token = prompt[position.min(prompt.len() - 1)];
+        step_inputs(plan.module(), plan.weights(), token, position).map_err(plan_error)?;
+    }
+    let params = Arc::new(Parameters::new(plan.params().clone())?);
+    let io = plan.client_io();
+    progress(Progress::Keygen);
+    let start = Instant::now();
+    let mut client = Client::new(params.clone(), CpuBackend);
+    let open = client.open_session(plan)?;
+    let keygen_ms = ms(start);
+    let mut server = Server::open(plan, params, &open, CpuBackend)?;
+    progress(Progress::Started { steps });
+    let (mut generated, mut rows, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
+    let mut next = prompt[0];
+    for position in 0..steps {
+        let token = if position < prompt.len() {
+            prompt[position]
+        } else {
+            generated.push(next);
+            next
+        };
+        let start = Instant::now();
+        let inputs =
+            step_inputs(plan.module(), plan.weights(), token, position).map_err(plan_error)?;
+        let request = client.step_request(&io, position as u32, &inputs)?;
+        let reply = client.read_reply(&io, &server.step(&request)?)?;
+        let row = logits(&reply.values);
+        next = argmax(&row);
+        rows.push(row);
+        let stats = reply.stats.unwrap_or_default();
+        tokens.push(TokenReport {
+            position,
+            token,
+            millis: ms(start),
+            server_millis: stats.millis,
+            bootstraps: stats.bootstraps,
+            rotations: stats.rotations,
+            key_switches: stats.key_switches,
+        });
+        progress(Progress::Token(&tokens[position]));
+    }
+    Ok(GenerationReport {
+        generated_ids: generated,
+        logits: rows,
+        tokens,
+        keygen_ms,
+        evaluation_key_bytes: open.len(),
+    })
+}
