@@ -190,6 +190,40 @@ impl LinearTransform {
         Self::new(n, out.into_iter().map(|(k, d)| (k as i64, d)), None)
     }
 
+    /// On `2n` slots holding a replicated input `[x, x]` (an `n`-slot ciphertext seen as `2n` slots):
+    /// `[x, x] ↦ [M·x, f·M·x]`. Same diagonals, the rows of the second half scaled by `f`.
+    pub fn lift_replicated(&self, f: Complex64) -> Result<LinearTransform> {
+        let diagonals = self.diagonals.iter().map(|(&k, d)| {
+            let lifted = d.iter().copied().chain(d.iter().map(|z| z * f)).collect();
+            (k as i64, lifted)
+        });
+        Self::new(2 * self.slots, diagonals.collect::<Vec<_>>(), None)
+    }
+
+    /// On `2n` slots `[a, b]`: `[a, b] ↦ [M·(a + f·b), M·(a + f·b)]`, a replicated output (an
+    /// `n`-slot ciphertext again). Each diagonal `k` of `M` becomes diagonals `k` and `k + n`.
+    pub fn fold_halves(&self, f: Complex64) -> Result<LinearTransform> {
+        let (n, m) = (self.slots, 2 * self.slots);
+        let zero = Complex64::new(0.0, 0.0);
+        let mut out: BTreeMap<usize, Vec<Complex64>> = BTreeMap::new();
+        for (&k, d) in &self.diagonals {
+            for i in 0..m {
+                let column = (i + k) % n; // in the block that is read
+                for (block, weight) in [(0, Complex64::new(1.0, 0.0)), (n, f)] {
+                    let big_k = (block + column + m - i) % m;
+                    out.entry(big_k).or_insert_with(|| vec![zero; m])[i] += weight * d[i % n];
+                }
+            }
+        }
+        Self::new(
+            m,
+            out.into_iter()
+                .map(|(k, d)| (k as i64, d))
+                .collect::<Vec<_>>(),
+            None,
+        )
+    }
+
     /// `factor·M`.
     pub fn scaled(mut self, factor: Complex64) -> Self {
         self.diagonals
@@ -330,5 +364,48 @@ impl<B: Backend> Evaluator<B> {
             zero.set_scale(x.scale() * m.scale);
             zero
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample(n: usize, seed: f64) -> Vec<Complex64> {
+        (0..n)
+            .map(|i| Complex64::new((i as f64 * seed).sin(), (i as f64 * seed * 1.3).cos()))
+            .collect()
+    }
+
+    #[test]
+    fn lifts_to_twice_the_slots_match_their_block_definitions() {
+        let n = 8;
+        let m = LinearTransform::new(
+            n,
+            [
+                (0, sample(n, 0.3)),
+                (1, sample(n, 0.7)),
+                (-3, sample(n, 1.1)),
+            ],
+            None,
+        )
+        .unwrap();
+        let f = Complex64::new(0.0, -1.0);
+        let (x, y) = (sample(n, 0.17), sample(n, 0.41));
+        let mx = m.apply_plain(&x);
+
+        let replicated: Vec<Complex64> = x.iter().chain(&x).copied().collect();
+        let got = m.lift_replicated(f).unwrap().apply_plain(&replicated);
+        for i in 0..n {
+            assert!((got[i] - mx[i]).norm() < 1e-12 && (got[n + i] - f * mx[i]).norm() < 1e-12);
+        }
+
+        let halves: Vec<Complex64> = x.iter().chain(&y).copied().collect();
+        let folded: Vec<Complex64> = x.iter().zip(&y).map(|(a, b)| a + f * b).collect();
+        let want = m.apply_plain(&folded);
+        let got = m.fold_halves(f).unwrap().apply_plain(&halves);
+        for i in 0..2 * n {
+            assert!((got[i] - want[i % n]).norm() < 1e-12, "row {i}");
+        }
     }
 }

@@ -2,7 +2,7 @@
 //! bootstrap per run (median reported), precision on complex slots with real and imaginary parts
 //! uniform in [−1, 1] (the worst slot and the mean of the absolute errors, in bits).
 
-use super::{BootstrapConfig, Bootstrapper};
+use super::{BootstrapConfig, BootstrapPhases, Bootstrapper};
 use crate::ckks::{Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters};
 use crate::Result;
 use cachemir_kernels::{CpuBackend, Sampler};
@@ -24,6 +24,8 @@ pub struct BootstrapReport {
     pub threads: usize,
     /// Median wall time of one bootstrap, in milliseconds.
     pub bootstrap_ms: f64,
+    /// The phases of the median run.
+    pub phases: BootstrapPhases,
     /// Levels left for computation after bootstrapping.
     pub levels_left: usize,
     /// −log2 of the mean absolute slot error.
@@ -84,8 +86,8 @@ pub fn bench(
             .collect();
         let ct = encryptor.encrypt(&encoder.encode(&z, 0, params.default_scale())?);
         let start = Instant::now();
-        let out = eval.bootstrap(&ct, &boot)?;
-        times.push(ms(start));
+        let (out, phases) = eval.bootstrap_timed(&ct, &boot)?;
+        times.push((ms(start), phases));
         levels_left = out.level();
         for (g, w) in encoder.decode(&decryptor.decrypt(&out)).iter().zip(&z) {
             let e = (g - w).norm();
@@ -94,13 +96,15 @@ pub fn bench(
             count += 1;
         }
     }
-    times.sort_by(f64::total_cmp);
+    times.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (bootstrap_ms, phases) = times[times.len() / 2];
     Ok(BootstrapReport {
         params: name.to_string(),
         log_n: params.log_n(),
         slots,
         threads: rayon::current_num_threads(),
-        bootstrap_ms: times[times.len() / 2],
+        bootstrap_ms,
+        phases,
         levels_left,
         precision_mean_bits: -(sum / count as f64).log2(),
         precision_min_bits: -worst.log2(),

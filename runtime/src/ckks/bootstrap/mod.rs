@@ -17,6 +17,11 @@
 //!    `(Δm_k/q_0 + I_k)/K` and `−i·(h − conj(h))` the high ones (in bit-reversed slot order).
 //! 3. [`eval_mod::EvalMod`] on both real ciphertexts: `sin(2πx)` ≈ `2π·Δm_k/q_0`, landing exactly on
 //!    scale `Δ_out·q_0/(2π·Δ)`, which is then relabelled `Δ_out`: the slots hold `m_k`.
+//!
+//!    With `n ≤ N/4` the two parts share one EvalMod: seen as `2n` slots the ciphertext is `[x, x]`,
+//!    the last CoeffsToSlots group writes `[h, −i·h]` ([`LinearTransform::lift_replicated`]), so
+//!    `h + conj(h)` holds both real parts side by side, and the first SlotsToCoeffs group folds
+//!    `[a, b]` back into `a + i·b` on `n` slots ([`LinearTransform::fold_halves`]).
 //! 4. SlotsToCoeffs ([`dft::slots_to_coeffs`], `stc_budget` levels): `U·BitRev(m_lo + i·m_hi)` =
 //!    the message slots.
 //!
@@ -35,7 +40,10 @@ use super::{Ciphertext, Encoder, EvaluationKeys, Evaluator, KeyGenerator, Parame
 use crate::{Result, RuntimeError};
 use cachemir_kernels::Backend;
 use eval_mod::EvalMod;
+use num_complex::Complex64;
+use serde::Serialize;
 use std::f64::consts::PI;
+use std::time::Instant;
 
 /// Bootstrapping settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -113,6 +121,21 @@ impl BootstrapConfig {
     }
 }
 
+/// Wall time of each phase of one bootstrap, in milliseconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
+pub struct BootstrapPhases {
+    /// Scaling, encapsulation (both key switches) and ModRaise.
+    pub mod_raise_ms: f64,
+    /// SubSum (sparse slots only).
+    pub sub_sum_ms: f64,
+    /// CoeffsToSlots, with the split into real and imaginary parts.
+    pub coeffs_to_slots_ms: f64,
+    /// EvalMod on both parts.
+    pub eval_mod_ms: f64,
+    /// SlotsToCoeffs.
+    pub slots_to_coeffs_ms: f64,
+}
+
 /// Precomputed bootstrapping material for one parameter set (the encoded DFT matrices).
 #[derive(Debug, Clone)]
 pub struct Bootstrapper {
@@ -123,6 +146,8 @@ pub struct Bootstrapper {
     rotations: Vec<i64>,
     /// SubSum rotation steps (empty for full packing).
     sub_sum: Vec<i64>,
+    /// Whether the real and imaginary parts share one EvalMod on `2n` slots (`n ≤ N/4`).
+    packed: bool,
 }
 
 /// The bootstrapping circuit of a configuration, before encoding: cheap to build, so a client
@@ -133,6 +158,7 @@ struct Circuit {
     stc: Vec<LinearTransform>,
     sub_sum: Vec<i64>,
     rotations: Vec<i64>,
+    packed: bool,
 }
 
 impl Circuit {
@@ -154,9 +180,16 @@ impl Circuit {
                 level: params.max_level(),
             });
         }
-        let cts = dft::coeffs_to_slots(n, 0.5 / (gap as f64 * config.k), config.cts_budget)?;
+        let mut cts = dft::coeffs_to_slots(n, 0.5 / (gap as f64 * config.k), config.cts_budget)?;
         let sub_sum: Vec<i64> = (0..gap.trailing_zeros()).map(|j| (n << j) as i64).collect();
-        let stc = dft::slots_to_coeffs(n, config.stc_budget)?;
+        let mut stc = dft::slots_to_coeffs(n, config.stc_budget)?;
+        // Sparse packing with room for 2n slots: one EvalMod on [re, im] instead of two.
+        let packed = 2 * n <= params.max_slots();
+        if packed {
+            let last = cts.len() - 1;
+            cts[last] = cts[last].lift_replicated(Complex64::new(0.0, -1.0))?;
+            stc[0] = stc[0].fold_halves(Complex64::new(0.0, 1.0))?;
+        }
         let mut rotations: Vec<i64> = cts
             .iter()
             .chain(&stc)
@@ -171,6 +204,7 @@ impl Circuit {
             stc,
             sub_sum,
             rotations,
+            packed,
         })
     }
 }
@@ -209,6 +243,7 @@ impl Bootstrapper {
             config,
             rotations: circuit.rotations,
             sub_sum: circuit.sub_sum,
+            packed: circuit.packed,
         })
     }
 
@@ -269,6 +304,15 @@ impl<B: Backend> Evaluator<B> {
     /// Refreshes a ciphertext of `config.slots` slots: returns it at level `max_level − depth` with scale
     /// `config.output_scale`. Needs the [`Bootstrapper::rotation_steps`] keys and conjugation.
     pub fn bootstrap(&self, ct: &Ciphertext, boot: &Bootstrapper) -> Result<Ciphertext> {
+        Ok(self.bootstrap_scaled(ct, boot, 1.0)?.0)
+    }
+
+    /// [`Self::bootstrap`], also reporting the time of each phase.
+    pub fn bootstrap_timed(
+        &self,
+        ct: &Ciphertext,
+        boot: &Bootstrapper,
+    ) -> Result<(Ciphertext, BootstrapPhases)> {
         self.bootstrap_scaled(ct, boot, 1.0)
     }
 
@@ -288,7 +332,7 @@ impl<B: Backend> Evaluator<B> {
             &self.drop_to_level(a, level)?,
             &self.mul_by_i(&self.drop_to_level(b, level)?, false),
         )?;
-        let half = self.bootstrap_scaled(&z, boot, 0.5)?;
+        let half = self.bootstrap_scaled(&z, boot, 0.5)?.0;
         let conj = self.conjugate(&half)?;
         let re = self.add(&half, &conj)?;
         let im = self.mul_by_i(&self.sub(&half, &conj)?, true);
@@ -301,7 +345,13 @@ impl<B: Backend> Evaluator<B> {
         ct: &Ciphertext,
         boot: &Bootstrapper,
         factor: f64,
-    ) -> Result<Ciphertext> {
+    ) -> Result<(Ciphertext, BootstrapPhases)> {
+        let mut clock = Instant::now();
+        let mut lap = || {
+            let ms = clock.elapsed().as_secs_f64() * 1e3;
+            clock = Instant::now();
+            ms
+        };
         let n = boot.config.slots;
         if ct.slots() != n {
             return Err(RuntimeError::SlotMismatch {
@@ -336,26 +386,54 @@ impl<B: Backend> Evaluator<B> {
             raised = self.switch_secret(&raised, &keys.to_dense)?;
         }
         raised.set_scale(q0);
+        let mod_raise_ms = lap();
         for &step in &boot.sub_sum {
             let rotated = self.rotate(&raised, step)?;
             self.add_assign(&mut raised, &rotated)?;
         }
+        let sub_sum_ms = lap();
         let mut h = raised;
-        for t in &boot.cts {
+        for (i, t) in boot.cts.iter().enumerate() {
+            if boot.packed && i + 1 == boot.cts.len() {
+                h.slots = 2 * n; // [x, x]: the last group writes [h, −i·h]
+            }
             h = self.linear_transform(&h, t)?;
         }
         let hc = self.conjugate(&h)?;
-        let re = self.add(&h, &hc)?;
-        let im = self.mul_by_i(&self.sub(&h, &hc)?, true);
         let target = factor * boot.config.output_scale * q0 / (2.0 * PI * delta_in);
-        let mut re = boot.eval_mod.evaluate(self, &re, target)?;
-        let mut im = boot.eval_mod.evaluate(self, &im, target)?;
-        re.set_scale(boot.config.output_scale);
-        im.set_scale(boot.config.output_scale);
-        let mut z = self.add(&re, &self.mul_by_i(&im, false))?;
-        for t in &boot.stc {
-            z = self.linear_transform(&z, t)?;
+        let eval_mod = |x: &Ciphertext| -> Result<Ciphertext> {
+            let mut y = boot.eval_mod.evaluate(self, x, target)?;
+            y.set_scale(boot.config.output_scale);
+            Ok(y)
+        };
+        let (coeffs_to_slots_ms, eval_mod_ms, mut z);
+        if boot.packed {
+            // h + conj(h) = [2·Re h, 2·Im h]: both real parts in one ciphertext of 2n slots.
+            let parts = self.add(&h, &hc)?;
+            coeffs_to_slots_ms = lap();
+            z = eval_mod(&parts)?;
+            eval_mod_ms = lap();
+        } else {
+            let re = self.add(&h, &hc)?;
+            let im = self.mul_by_i(&self.sub(&h, &hc)?, true);
+            coeffs_to_slots_ms = lap();
+            let (re, im) = (eval_mod(&re)?, eval_mod(&im)?);
+            eval_mod_ms = lap();
+            z = self.add(&re, &self.mul_by_i(&im, false))?;
         }
-        Ok(z)
+        for (i, t) in boot.stc.iter().enumerate() {
+            z = self.linear_transform(&z, t)?;
+            if boot.packed && i == 0 {
+                z.slots = n; // the fold leaves [y, y]
+            }
+        }
+        let phases = BootstrapPhases {
+            mod_raise_ms,
+            sub_sum_ms,
+            coeffs_to_slots_ms,
+            eval_mod_ms,
+            slots_to_coeffs_ms: lap(),
+        };
+        Ok((z, phases))
     }
 }
