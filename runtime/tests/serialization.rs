@@ -3,7 +3,8 @@
 
 use cachemir_kernels::CpuBackend;
 use cachemir_runtime::ckks::{
-    Ciphertext, Decryptor, Encoder, Encryptor, EvaluationKeys, KeyGenerator, Parameters, PublicKey,
+    Ciphertext, Decryptor, Encoder, Encryptor, EvaluationKeys, Evaluator, KeyGenerator, Parameters,
+    PublicKey,
 };
 use cachemir_runtime::RuntimeError;
 use std::sync::Arc;
@@ -122,4 +123,51 @@ fn structural_checks_behind_the_checksum() {
             "expected `{expect}` in `{err}`"
         );
     }
+}
+
+/// Rotation keys made for a lower level: smaller, serialized with their level, correct up to it and
+/// refused (typed error) for a ciphertext above it.
+#[test]
+fn rotation_keys_below_the_top_level() {
+    let params = Arc::new(Parameters::named("INSECURE_N12").unwrap());
+    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
+    let sk = kg.secret_key();
+    let mut keys = kg.evaluation_keys(&sk, &[], false).unwrap();
+    kg.add_rotation_keys(&mut keys, &sk, &[1, 2], 3).unwrap();
+    let full = kg.evaluation_keys(&sk, &[1], false).unwrap();
+    let (low, top) = (
+        keys.galois.values().next().unwrap(),
+        full.galois.values().next().unwrap(),
+    );
+    assert_eq!((low.level(), top.level()), (3, params.max_level()));
+    assert!(
+        low.byte_size() * 2 <= top.byte_size(),
+        "{} vs {}",
+        low.byte_size(),
+        top.byte_size()
+    );
+    let keys = EvaluationKeys::from_bytes(&params, &keys.to_bytes(&params)).unwrap();
+
+    let encoder = Encoder::new(params.clone(), CpuBackend);
+    let mut encryptor =
+        cachemir_runtime::ckks::Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());
+    let decryptor = Decryptor::new(params.clone(), CpuBackend, sk);
+    let eval = Evaluator::new(params.clone(), CpuBackend, Arc::new(keys));
+    let values: Vec<f64> = (0..64).map(|i| (i as f64 * 0.3).cos()).collect();
+    let mut at = |level| {
+        encryptor.encrypt(
+            &encoder
+                .encode_real(&values, level, params.default_scale())
+                .unwrap(),
+        )
+    };
+    let low_ct = at(3);
+    let rotated = encoder.decode(&decryptor.decrypt(&eval.rotate(&low_ct, 1).unwrap()));
+    for (i, z) in rotated.iter().enumerate().take(64) {
+        assert!((z.re - values[(i + 1) % 64]).abs() < 1e-6, "slot {i}");
+    }
+    assert!(matches!(
+        eval.rotate(&at(5), 1),
+        Err(RuntimeError::LevelTooLow { .. })
+    ));
 }

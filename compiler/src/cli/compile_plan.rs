@@ -14,7 +14,7 @@ pub struct PlanArgs {
     /// Where to write the `.plan`.
     #[arg(short = 'o', long = "output")]
     pub output: Option<PathBuf>,
-    /// CKKS parameter set (N16_BOOT, N15; INSECURE_N12 and INSECURE_N10 need --insecure-test-params).
+    /// CKKS parameter set (N16_BOOT, N15; INSECURE_N12_BOOT, INSECURE_N12 and INSECURE_N10 need --insecure-test-params).
     #[arg(long, default_value = "N16_BOOT")]
     pub params: String,
     /// Allow an insecure test parameter set (tests only; never for real data).

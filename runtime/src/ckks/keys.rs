@@ -275,6 +275,33 @@ impl<B: Backend> KeyGenerator<B> {
         Ok(self.switching_key(sk, &s_g))
     }
 
+    /// Adds Galois keys for `rotations` serving ciphertexts up to `level` (smaller than top-level keys:
+    /// `⌈(level + 1)/α⌉` digits over `Q_level ∪ P`), except where `keys` already has a key for the
+    /// same Galois element at that level or above.
+    pub fn add_rotation_keys(
+        &mut self,
+        keys: &mut EvaluationKeys,
+        sk: &SecretKey,
+        rotations: &[i64],
+        level: usize,
+    ) -> Result<()> {
+        let level = level.min(self.params.max_level());
+        let ring = self.params.ring().clone();
+        for &step in rotations {
+            let g = galois_element(&self.params, step);
+            if g == 1 || keys.galois.get(&g).is_some_and(|k| k.level >= level) {
+                continue;
+            }
+            let s_g = self
+                .backend
+                .automorphism(&ring, &sk.poly, g)
+                .map_err(RuntimeError::from)?;
+            let key = self.switching_key_at(sk, &s_g, level);
+            keys.galois.insert(g, key);
+        }
+        Ok(())
+    }
+
     /// Evaluation keys: relinearization, one Galois key per rotation step, and conjugation if asked.
     pub fn evaluation_keys(
         &mut self,

@@ -137,6 +137,13 @@ impl<B: Backend> Evaluator<B> {
         galois: u64,
     ) -> Result<Ciphertext> {
         let key = self.galois_key(step, galois)?;
+        if ct.level() > key.level() {
+            return Err(RuntimeError::LevelTooLow {
+                op: "rotation key",
+                needed: ct.level(),
+                level: key.level(),
+            });
+        }
         let (k0, k1) = self.switch(d, key, Some(galois))?;
         let ring = self.params.ring();
         let mut c0 = self.backend.automorphism(ring, &ct.polys[0], galois)?;

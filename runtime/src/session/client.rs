@@ -7,7 +7,7 @@ use crate::ckks::{
 };
 use crate::executor::bootstrap_configs;
 use crate::{Result, RuntimeError};
-use cachemir_ir::fhe::Module;
+use cachemir_ir::fhe::{Module, Type};
 use cachemir_ir::plan::{ClientIo, IoDecl, Plan};
 use cachemir_kernels::Backend;
 use prost::Message;
@@ -52,17 +52,29 @@ impl<B: Backend + Clone> Client<B> {
         &self.params
     }
 
-    /// The evaluation keys a module needs: relinearization always, its declared rotations,
-    /// conjugation if asked, and the bootstrapping keys of its `bootstrap` ops.
+    /// The evaluation keys a module needs: relinearization always, its declared rotations (made only
+    /// for the highest level its ciphertexts reach, so a program on 10 of 25 levels gets keys 5×
+    /// smaller), conjugation if asked, and the bootstrapping keys of its `bootstrap` ops.
     pub fn evaluation_keys(&self, module: &Module) -> Result<EvaluationKeys> {
         let steps: Vec<i64> = module.keys.rotations.iter().map(|s| s.0 as i64).collect();
         let configs = bootstrap_configs(module, &self.params)?;
         let mut generator = KeyGenerator::new(self.params.clone(), self.backend.clone());
-        if configs.is_empty() {
-            generator.evaluation_keys(&self.secret, &steps, module.keys.conjugate)
+        let mut keys = if configs.is_empty() {
+            generator.evaluation_keys(&self.secret, &[], module.keys.conjugate)?
         } else {
-            generator.bootstrapping_keys(&self.secret, &configs, &steps)
-        }
+            generator.bootstrapping_keys(&self.secret, &configs, &[])?
+        };
+        let top = module
+            .op_ids()
+            .flat_map(|id| module.op(id).results.iter())
+            .filter_map(|&v| match module.value_type(v) {
+                Some(Type::Ct(t)) => Some(t.level.0 as usize),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0);
+        generator.add_rotation_keys(&mut keys, &self.secret, &steps, top)?;
+        Ok(keys)
     }
 
     /// The [`OpenSession`] message for `plan`: its fingerprint and the evaluation keys it needs.
