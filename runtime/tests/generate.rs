@@ -95,3 +95,47 @@ fn bad_prompts_are_errors() {
     let err = generate(&plan, &[64], 1, |_| ()).unwrap_err().to_string();
     assert!(err.contains("\"x\""), "{err}");
 }
+
+/// The `cachemir-run PLAN --prompt-ids … --max-new-tokens … --json` interface: insecure plans are
+/// refused without the flag; with it, one JSON object whose `generated_ids` match the oracle, with
+/// P + N rows of logits and a cost record per token.
+#[test]
+fn the_cli_prints_the_generation_as_json() {
+    let plan = plan();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("small.plan");
+    plan.write_file(&path).unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_cachemir-run"))
+            .arg(&path)
+            .args(["--prompt-ids", "5,9", "--max-new-tokens", "2", "--json"])
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let refused = run(&[]);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("NOT 128-bit secure"));
+
+    let out = run(&["--insecure-test-params", "--threads", "1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (want, _) = generate_in_clear(plan.module(), plan.weights(), &[5, 9], 2).unwrap();
+    let got: Vec<u32> = json["generated_ids"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_u64().unwrap() as u32)
+        .collect();
+    assert_eq!(got, want);
+    assert_eq!(json["logits"].as_array().unwrap().len(), 4);
+    let tokens = json["tokens"].as_array().unwrap();
+    assert_eq!(tokens.len(), 4);
+    assert!(tokens
+        .iter()
+        .all(|t| t["bootstraps"] == 1 && t["millis"].as_f64().unwrap() > 0.0));
+}

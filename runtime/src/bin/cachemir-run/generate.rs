@@ -3,6 +3,7 @@
 
 use crate::{spinner, thread_pool};
 use anyhow::{bail, Context, Result};
+use cachemir_ir::plan::client::argmax;
 use cachemir_ir::plan::Plan;
 use cachemir_runtime::ckks::Parameters;
 use cachemir_runtime::session::{generate, Progress};
@@ -92,9 +93,11 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     } else {
         let ids: Vec<String> = report.generated_ids.iter().map(u32::to_string).collect();
         let total: f64 = report.tokens.iter().map(|t| t.millis).sum();
+        let next = report.logits.last().map(|row| argmax(row));
         println!(
-            "generated ids: {}\nkeys: {:.1} s, {:.1} MB; {} tokens in {:.1} s",
+            "generated ids: {}\ngreedy next token after the last one fed: {}\nkeys: {:.1} s, {:.1} MB; {} tokens in {:.1} s",
             ids.join(","),
+            next.map_or("-".into(), |t| t.to_string()),
             report.keygen_ms / 1e3,
             report.evaluation_key_bytes as f64 / 1e6,
             report.tokens.len(),

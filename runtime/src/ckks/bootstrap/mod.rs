@@ -89,7 +89,8 @@ impl BootstrapConfig {
     /// The configuration of a named bootstrappable set (`cachemir_ir::params::bootstrap_levels`)
     /// for `slots` slots: an ephemeral secret of Hamming weight 32 (so `|I| ≤ 16.5` and `K = 17`
     /// is a certain bound), the degree-63 sine with 2 double-angle steps (8 levels), the DFT
-    /// budgets of the set, `q_0/Δ = 2^10` at ModRaise and the set's default scale out.
+    /// budgets of the set, `q_0/Δ = 2^8` at ModRaise (see `docs/design/ckks.md` for the trade-off)
+    /// and the set's default scale out.
     pub fn for_named_set(name: &str, params: &Parameters, slots: usize) -> Result<Self> {
         let levels = cachemir_ir::params::bootstrap_levels(name).ok_or_else(|| {
             RuntimeError::InvalidParameters {
