@@ -1,8 +1,8 @@
-//! RMSNorm over strided blocks: `Σ x²` summed into every stride slot (`log2 D` rotations), an initial
+//! RMSNorm over strided blocks: `Σ (x/√top)²` summed into every stride slot (`log2 D` rotations), an initial
 //! `1/√(s/n + eps)` by a Chebyshev polynomial, Newton steps, and one product per block. The gain is left
 //! pending on the result ([`Vector::gain`]) so the next vector×matrix product folds it into its weights.
 
-use super::activation::{newton_rsqrt, poly, Approx};
+use super::activation::{newton_rsqrt, Approx};
 use super::emit::Emitter;
 use super::geometry::Geometry;
 use super::vector::Vector;
@@ -18,9 +18,15 @@ pub fn rms_norm(
     name: &str,
 ) -> Vector {
     let n = x.len as f64;
+    // `Σ x²` can reach tens of thousands, far beyond what bootstrapping refreshes (|v| ≲ q_0/(Δ·2^8)):
+    // the blocks are scaled by `1/√top` first (`top` the interval's upper end), so the sum lies in
+    // `[a/top, 1]`, and the polynomial and Newton steps read it in those units.
+    let top = approx.interval.1.max(f64::MIN_POSITIVE);
+    let unit = 1.0 / top.sqrt();
     let mut s = None;
     for &b in &x.blocks {
-        let sq = em.mul(b, b);
+        let scaled = em.mul_scalar(b, unit);
+        let sq = em.mul(scaled, scaled);
         s = Some(match s {
             None => sq,
             Some(acc) => em.add(acc, sq),
@@ -32,7 +38,8 @@ pub fn rms_norm(
     }
     // Slots off the stride hold 0, outside the interval: fill them with the interval's midpoint so the
     // polynomial and Newton steps stay tame there (their products with those slots are zero anyway).
-    let mid = 0.5 * (approx.interval.0 + approx.interval.1);
+    let interval = (approx.interval.0 / top, approx.interval.1 / top);
+    let mid = 0.5 * (interval.0 + interval.1);
     let fill = format!("fill.{name}");
     let (k, slots) = (geo.k as usize, geo.slots as usize);
     em.weight(&fill, || {
@@ -45,8 +52,9 @@ pub fn rms_norm(
     } else {
         s
     };
-    let y0 = poly(em, s, approx);
-    let h = em.mul_scalar(s, -0.5 / n);
+    // The same polynomial of `top·s`: its coefficients on the rescaled interval.
+    let y0 = em.poly(s, approx.fit.coeffs.clone(), interval);
+    let h = em.mul_scalar(s, -0.5 * top / n);
     let h = em.add_scalar(h, -0.5 * eps);
     let y = newton_rsqrt(em, h, y0, approx.newton_steps);
     let blocks = x.blocks.iter().map(|&b| em.mul(b, y)).collect();
