@@ -138,6 +138,18 @@ impl BootstrapLevels {
     }
 }
 
+/// log2 of `q_0/Δ'` at ModRaise in the bootstrapping configuration of the named sets: a slot value `v`
+/// becomes `x = Δ'·v/q_0` before the sine, which is linear only for `|x| ≪ 1`.
+pub const BOOTSTRAP_MESSAGE_RATIO_BITS: u32 = 8;
+
+/// The largest `|slot value|` a ciphertext of scale `2^log_scale` can carry into bootstrapping with
+/// full precision: `q_0 / (2^log_scale · 2^BOOTSTRAP_MESSAGE_RATIO_BITS)`. Above it the sine's
+/// non-linearity grows as `(2π·v/limit·2^{−8})²/6`, and at `q_0/2^{log_scale+1}` the value wraps.
+pub fn bootstrap_input_limit(literal: &CkksParamsLiteral, log_scale: f64) -> f64 {
+    let log_q0 = literal.log_q.first().copied().unwrap_or(0) as f64;
+    2f64.powf(log_q0 - log_scale - BOOTSTRAP_MESSAGE_RATIO_BITS as f64)
+}
+
 /// The bootstrapping levels of the named set `name`, if it is bootstrappable.
 pub fn bootstrap_levels(name: &str) -> Option<BootstrapLevels> {
     match name {

@@ -7,9 +7,11 @@
 //! `1/√·` (RMSNorm sums of squares) and `1/x` (softmax denominators) it becomes `[lo / 4, hi · 4]`, which the
 //! Newton steps after the polynomial tolerate.
 
+mod bootstrap_inputs;
 mod observe;
 mod risk;
 
+pub use bootstrap_inputs::{bootstrap_inputs, BootstrapInput};
 pub use observe::observe;
 pub use risk::{held_out_risks, Risk};
 

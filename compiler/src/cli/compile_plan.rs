@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use cachemir_compiler::calibrate::{held_out_risks, observe};
+use cachemir_compiler::calibrate::{bootstrap_inputs, held_out_risks, observe};
 use cachemir_compiler::lower::{self, params, Options, Strategy};
 use cachemir_ir::plan::Plan;
 use cachemir_ir::tensor::Module;
@@ -141,6 +141,27 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
                 100.0 * r.excess
             );
         }
+    }
+    let boots = bootstrap_inputs(&lowered.module, &lowered.weights, &ids)?;
+    let at_risk: Vec<_> = boots.iter().filter(|b| b.at_risk()).collect();
+    if let Some(worst) = boots
+        .iter()
+        .max_by(|a, b| (a.observed / a.limit).total_cmp(&(b.observed / b.limit)))
+    {
+        println!(
+            "bootstrap inputs: largest |value| {:.3} at {} (limit {:.0} at its scale; {} of {} ops above half their limit)",
+            worst.observed,
+            worst.op,
+            worst.limit,
+            at_risk.len(),
+            boots.len()
+        );
+    }
+    for b in &at_risk {
+        eprintln!(
+            "warning: bootstrap input risk at {}: |value| up to {:.3} observed, limit {:.0}: bootstrapping will lose precision",
+            b.op, b.observed, b.limit
+        );
     }
     if a.report {
         println!("approximations:");

@@ -6,7 +6,7 @@
 //! types track levels and scales. The KV cache lives in a [`KvState`] that persists between steps.
 //! No keys, no noise: results are exact up to `f64` rounding.
 
-use super::module::{Module, ValueId};
+use super::module::{Module, OpId, ValueId};
 use super::op::Op;
 use super::types::{Layout, Type};
 use super::verify::op_label;
@@ -85,6 +85,17 @@ impl<'a> Interpreter<'a> {
         &self,
         inputs: &BTreeMap<String, Vec<Complex64>>,
         state: &mut KvState,
+    ) -> Result<BTreeMap<String, Vec<Complex64>>> {
+        self.run_slots_observed(inputs, state, &mut |_, _| {})
+    }
+
+    /// [`Self::run_slots`], showing `observe` the slots of each op's first result as it is computed
+    /// (a `bootstrap`'s result equals its input, so this also reveals what bootstrapping receives).
+    pub fn run_slots_observed(
+        &self,
+        inputs: &BTreeMap<String, Vec<Complex64>>,
+        state: &mut KvState,
+        observe: &mut dyn FnMut(OpId, &[Complex64]),
     ) -> Result<BTreeMap<String, Vec<Complex64>>> {
         let m = self.module;
         let mut remaining = vec![0u32; m.num_values()];
@@ -272,6 +283,9 @@ impl<'a> Interpreter<'a> {
                     vals[v.index()] = None;
                 }
             });
+            if let Some(Val::Slots(x)) = out.first() {
+                observe(id, x);
+            }
             for (&r, v) in data.results.iter().zip(out) {
                 if remaining[r.index()] > 0 {
                     vals[r.index()] = Some(v);
@@ -287,6 +301,16 @@ impl<'a> Interpreter<'a> {
         &self,
         inputs: &BTreeMap<String, Vec<f64>>,
         state: &mut KvState,
+    ) -> Result<BTreeMap<String, Vec<f64>>> {
+        self.run_observed(inputs, state, &mut |_, _| {})
+    }
+
+    /// [`Self::run`] with the observer of [`Self::run_slots_observed`].
+    pub fn run_observed(
+        &self,
+        inputs: &BTreeMap<String, Vec<f64>>,
+        state: &mut KvState,
+        observe: &mut dyn FnMut(OpId, &[Complex64]),
     ) -> Result<BTreeMap<String, Vec<f64>>> {
         let m = self.module;
         let mut slots = BTreeMap::new();
@@ -318,7 +342,7 @@ impl<'a> Interpreter<'a> {
                 _ => {}
             }
         }
-        let raw = self.run_slots(&slots, state)?;
+        let raw = self.run_slots_observed(&slots, state, observe)?;
         let mut out = BTreeMap::new();
         for (name, s) in raw {
             let re: Vec<f64> = s.iter().map(|z| z.re).collect();

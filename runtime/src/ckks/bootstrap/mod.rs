@@ -103,7 +103,7 @@ impl BootstrapConfig {
             double_angle: 2,
             output_scale: params.default_scale(),
             slots,
-            log_message_ratio: 8,
+            log_message_ratio: cachemir_ir::params::BOOTSTRAP_MESSAGE_RATIO_BITS,
             cts_budget: levels.coeffs_to_slots as usize,
             stc_budget: levels.slots_to_coeffs as usize,
             ephemeral_hamming_weight: Some(32),

@@ -1,0 +1,110 @@
+//! The values a lowered plan hands to bootstrapping, measured on the calibration tokens: each
+//! `bootstrap` op's largest `|slot|`, against the limit bootstrapping refreshes with full precision
+//! ([`cachemir_ir::params::bootstrap_input_limit`]). The compiler reports any op whose observed
+//! maximum, doubled as a safety margin, exceeds the limit.
+
+use crate::error::{CompileError, Result};
+use cachemir_ir::fhe::interp::{Interpreter, KvState};
+use cachemir_ir::fhe::{op_label, Module, Op, Type};
+use cachemir_ir::params::bootstrap_input_limit;
+use cachemir_ir::plan::client::step_inputs;
+use cachemir_ir::weights::Weights;
+use std::collections::BTreeMap;
+
+/// One `bootstrap` op's inputs over the calibration tokens.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BootstrapInput {
+    /// The op, as the verifier names it.
+    pub op: String,
+    /// Largest `|slot|` observed.
+    pub observed: f64,
+    /// The full-precision limit at the input's scale.
+    pub limit: f64,
+}
+
+impl BootstrapInput {
+    /// Whether the observed maximum, doubled, exceeds the limit.
+    pub fn at_risk(&self) -> bool {
+        2.0 * self.observed > self.limit
+    }
+}
+
+/// Feeds `tokens` (one step each, KV cache carried) through the cleartext interpreter and records
+/// every `bootstrap` op's largest input, in program order.
+pub fn bootstrap_inputs(
+    module: &Module,
+    weights: &Weights,
+    tokens: &[u32],
+) -> Result<Vec<BootstrapInput>> {
+    let err = |e: cachemir_ir::IrError| CompileError::Execute {
+        reason: e.to_string(),
+    };
+    let mut limits = BTreeMap::new();
+    for id in module.op_ids() {
+        if let Op::Bootstrap { input, .. } = &module.op(id).op {
+            if let Some(Type::Ct(t)) = module.value_type(*input) {
+                limits.insert(id, bootstrap_input_limit(&module.params, t.scale.0));
+            }
+        }
+    }
+    if limits.is_empty() {
+        return Ok(Vec::new());
+    }
+    let interp = Interpreter::new(module, weights).map_err(err)?;
+    let mut state = KvState::default();
+    let mut observed: BTreeMap<_, f64> = BTreeMap::new();
+    for (position, &token) in tokens.iter().enumerate() {
+        let inputs = step_inputs(module, weights, token, position).map_err(err)?;
+        interp
+            .run_observed(&inputs, &mut state, &mut |id, slots| {
+                if limits.contains_key(&id) {
+                    let m = slots.iter().map(|z| z.norm()).fold(0.0, f64::max);
+                    let e = observed.entry(id).or_insert(0.0);
+                    *e = e.max(m);
+                }
+            })
+            .map_err(err)?;
+    }
+    Ok(limits
+        .into_iter()
+        .map(|(id, limit)| BootstrapInput {
+            op: op_label(module, id),
+            observed: observed.get(&id).copied().unwrap_or(0.0),
+            limit,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cachemir_ir::text::TextForm;
+    use cachemir_ir::weights::Weight;
+
+    const PROGRAM: &str = r#"
+params { log_n=12, log_q=[60, 40, 40, 40], log_p=[61], log_default_scale=40, secret=dense }
+keys { rotations=[], conjugate=false, bootstrap=true }
+weight "client.embedding" { rows=2, cols=4 }
+%0 = input "x" : ct<level=0, scale=40, slots=4, layout=strided(len=4, stride=1)>
+%1 = bootstrap %0, target=3 : ct<level=3, scale=40, slots=4, layout=strided(len=4, stride=1)>
+output "y", %1
+"#;
+
+    #[test]
+    fn large_bootstrap_inputs_are_flagged_against_the_limit() {
+        let module = Module::from_text(PROGRAM).unwrap();
+        // Limit at scale 2^40 with a 60-bit q_0: 2^(60 − 40 − 8) = 4096.
+        let rows = vec![0.5, -1.0, 0.25, 0.0, 3000.0, 1.0, -2.0, 0.0];
+        let weights = BTreeMap::from([(
+            "client.embedding".to_string(),
+            Weight::f64(2, 4, rows).unwrap(),
+        )]);
+        let small = bootstrap_inputs(&module, &weights, &[0, 0]).unwrap();
+        assert_eq!(small.len(), 1);
+        assert_eq!((small[0].observed, small[0].limit), (1.0, 4096.0));
+        assert!(!small[0].at_risk());
+        let large = bootstrap_inputs(&module, &weights, &[0, 1]).unwrap();
+        assert_eq!(large[0].observed, 3000.0);
+        assert!(large[0].at_risk());
+    }
+}
