@@ -102,7 +102,10 @@ pub fn generate(
     let mut client = Client::new(params.clone(), CpuBackend);
     let open = client.open_session(plan)?;
     let keygen_ms = ms(start);
+    let evaluation_key_bytes = open.len();
     let mut server = Server::open(plan, params, &open, CpuBackend)?;
+    drop(open); // the server holds the keys now; the message would double their memory
+
     progress(Progress::Started { steps });
     let (mut generated, mut rows, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
     let mut next = prompt[0];
@@ -138,6 +141,6 @@ pub fn generate(
         logits: rows,
         tokens,
         keygen_ms,
-        evaluation_key_bytes: open.len(),
+        evaluation_key_bytes,
     })
 }
