@@ -1,4 +1,4 @@
-//! `cachemir-runtime`: the CKKS scheme and (later) the plan executor and client/server session.
+//! `cachemir-runtime`: the CKKS scheme, the plan executor and the client/server session.
 //!
 //! Audience: whoever runs a `.plan` (the `cachemir-run` CLI, servers, clients) and whoever writes
 //! new homomorphic algorithms. Contract: [`ckks`] is a complete RNS-CKKS with hybrid key switching,
@@ -8,6 +8,7 @@
 
 pub mod approx;
 pub mod bench;
+mod bytes;
 pub mod ckks;
 mod error;
 pub mod executor;

@@ -11,6 +11,7 @@
 use super::keys::uniform_halves;
 use super::keys::EncapsulationKeys;
 use super::{Ciphertext, EvaluationKeys, Parameters, PublicKey, SwitchingKey};
+use crate::bytes::ByteReader;
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{Form, RnsPoly};
 use std::collections::BTreeMap;
@@ -93,82 +94,50 @@ impl<'p> Writer<'p> {
 
 struct Reader<'a, 'p> {
     params: &'p Parameters,
-    what: &'static str,
-    bytes: &'a [u8],
-    pos: usize,
+    bytes: ByteReader<'a>,
 }
 
 impl<'a, 'p> Reader<'a, 'p> {
     fn new(params: &'p Parameters, kind: Kind, bytes: &'a [u8]) -> Result<Self> {
         let what = kind.name();
-        let err = |reason: String| RuntimeError::Decode { what, reason };
-        if bytes.len() < 4 + 2 + 1 + 8 + 4 {
-            return Err(err(format!(
-                "{} bytes is too short for the header",
-                bytes.len()
-            )));
+        let mut r = ByteReader::checked(what, bytes)?;
+        if r.take(4)? != MAGIC {
+            return Err(r.err("not a Cachemir CKKS object (bad magic)".into()));
         }
-        if &bytes[..4] != MAGIC {
-            return Err(err("not a Cachemir CKKS object (bad magic)".into()));
-        }
-        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        let version = r.u16()?;
         if version != FORMAT_VERSION {
-            return Err(err(format!(
+            return Err(r.err(format!(
                 "format version {version} is unsupported (this build reads {FORMAT_VERSION})"
             )));
         }
-        if bytes[6] != kind as u8 {
-            return Err(err(format!("object kind {} is not a {what}", bytes[6])));
+        let found = r.u8()?;
+        if found != kind as u8 {
+            return Err(r.err(format!("object kind {found} is not a {what}")));
         }
-        let (body, crc) = bytes.split_at(bytes.len() - 4);
-        if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
-            return Err(err(
-                "checksum mismatch: the bytes are corrupted or truncated".into(),
-            ));
-        }
-        let fingerprint = u64::from_le_bytes(bytes[7..15].try_into().expect("8 bytes"));
+        let fingerprint = r.u64()?;
         if fingerprint != params.fingerprint() {
-            return Err(err(format!(
+            return Err(r.err(format!(
                 "made under other CKKS parameters (fingerprint {fingerprint:#018x}, expected {:#018x})",
                 params.fingerprint()
             )));
         }
-        Ok(Self {
-            params,
-            what,
-            bytes: body,
-            pos: 15,
-        })
+        Ok(Self { params, bytes: r })
     }
 
     fn err(&self, reason: String) -> RuntimeError {
-        RuntimeError::Decode {
-            what: self.what,
-            reason,
-        }
+        self.bytes.err(reason)
     }
-
     fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let Some(end) = end else {
-            return Err(self.err(format!("truncated: needs {n} bytes at offset {}", self.pos)));
-        };
-        let s = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(s)
+        self.bytes.take(n)
     }
     fn u8(&mut self) -> Result<u8> {
-        Ok(self.take(1)?[0])
+        self.bytes.u8()
     }
     fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
+        self.bytes.u32()
     }
     fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
+        self.bytes.u64()
     }
 
     /// A polynomial over the given prime-table entries.
@@ -237,9 +206,7 @@ impl<'a, 'p> Reader<'a, 'p> {
     }
 
     fn finish<T>(self, value: T) -> Result<T> {
-        if self.pos != self.bytes.len() {
-            return Err(self.err(format!("{} trailing bytes", self.bytes.len() - self.pos)));
-        }
+        self.bytes.finish()?;
         Ok(value)
     }
 }

@@ -9,6 +9,7 @@
 //! capacity, chunk level and slots), so a corrupted, truncated or foreign state is an error, never
 //! a wrong answer.
 
+use crate::bytes::ByteReader;
 use crate::ckks::{Ciphertext, Parameters};
 use crate::{Result, RuntimeError};
 use cachemir_ir::fhe::Module;
@@ -37,34 +38,6 @@ fn corrupt(reason: String) -> RuntimeError {
     RuntimeError::Decode {
         what: "KV-cache state",
         reason,
-    }
-}
-
-/// A bounds-checked reader over the state's bytes.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    pos: usize,
-}
-
-impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).filter(|&e| e <= self.bytes.len());
-        let end = end.ok_or_else(|| corrupt(format!("truncated at byte {}", self.pos)))?;
-        let out = &self.bytes[self.pos..end];
-        self.pos = end;
-        Ok(out)
-    }
-
-    fn u32(&mut self) -> Result<u32> {
-        Ok(u32::from_le_bytes(
-            self.take(4)?.try_into().expect("4 bytes"),
-        ))
-    }
-
-    fn u64(&mut self) -> Result<u64> {
-        Ok(u64::from_le_bytes(
-            self.take(8)?.try_into().expect("8 bytes"),
-        ))
     }
 }
 
@@ -108,22 +81,11 @@ impl KvState {
 
     /// Decodes a state saved under `params` and checks it against `module`'s KV-cache declarations.
     pub fn from_bytes(params: &Parameters, module: &Module, bytes: &[u8]) -> Result<Self> {
-        let body_len = bytes
-            .len()
-            .checked_sub(4)
-            .ok_or_else(|| corrupt("shorter than its checksum".into()))?;
-        let (body, crc) = bytes.split_at(body_len);
-        if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
-            return Err(corrupt("checksum mismatch (corrupted or truncated)".into()));
-        }
-        let mut r = Reader {
-            bytes: body,
-            pos: 0,
-        };
+        let mut r = ByteReader::checked("KV-cache state", bytes)?;
         if r.take(4)? != MAGIC {
             return Err(corrupt("not a Cachemir KV-cache state (bad magic)".into()));
         }
-        let version = u16::from_le_bytes(r.take(2)?.try_into().expect("2 bytes"));
+        let version = r.u16()?;
         if version != VERSION {
             return Err(corrupt(format!(
                 "version {version}, this build reads {VERSION}"
@@ -168,9 +130,7 @@ impl KvState {
             }
             caches.insert(name, KvCacheState { tokens, chunks });
         }
-        if r.pos != body.len() {
-            return Err(corrupt(format!("{} trailing bytes", body.len() - r.pos)));
-        }
+        r.finish()?;
         let state = Self { caches };
         if state.caches.values().any(|c| c.tokens != state.tokens()) {
             return Err(corrupt("the caches hold different token counts".into()));
