@@ -267,12 +267,17 @@ impl<B: Backend> KeyGenerator<B> {
 
     /// The key for the automorphism with Galois element `galois` (`σ_g(s) → s`).
     pub fn galois_key(&mut self, sk: &SecretKey, galois: u64) -> Result<SwitchingKey> {
+        self.galois_key_at(sk, galois, self.params.max_level())
+    }
+
+    /// The key for the automorphism `galois`, serving ciphertexts up to `level`.
+    fn galois_key_at(&mut self, sk: &SecretKey, galois: u64, level: usize) -> Result<SwitchingKey> {
         let ring = self.params.ring().clone();
         let s_g = self
             .backend
             .automorphism(&ring, &sk.poly, galois)
             .map_err(RuntimeError::from)?;
-        Ok(self.switching_key(sk, &s_g))
+        Ok(self.switching_key_at(sk, &s_g, level))
     }
 
     /// Adds Galois keys for `rotations` serving ciphertexts up to `level` (smaller than top-level keys:
@@ -286,17 +291,12 @@ impl<B: Backend> KeyGenerator<B> {
         level: usize,
     ) -> Result<()> {
         let level = level.min(self.params.max_level());
-        let ring = self.params.ring().clone();
         for &step in rotations {
             let g = galois_element(&self.params, step);
             if g == 1 || keys.galois.get(&g).is_some_and(|k| k.level >= level) {
                 continue;
             }
-            let s_g = self
-                .backend
-                .automorphism(&ring, &sk.poly, g)
-                .map_err(RuntimeError::from)?;
-            let key = self.switching_key_at(sk, &s_g, level);
+            let key = self.galois_key_at(sk, g, level)?;
             keys.galois.insert(g, key);
         }
         Ok(())
