@@ -2,7 +2,7 @@
 
 use crate::bootstrap::BootstrapPlacement;
 use crate::check::Verify;
-use crate::cleanup::DeadCodeElimination;
+use crate::cleanup::{CommonSubexpressionElimination, DeadCodeElimination};
 use crate::error::PassError;
 use crate::keys::RotationKeyCollection;
 use crate::pass::Pass;
@@ -13,6 +13,7 @@ pub fn all_fhe_passes() -> Vec<Box<dyn Pass>> {
     vec![
         Box::new(Verify),
         Box::new(RescaleInsertion),
+        Box::new(CommonSubexpressionElimination),
         Box::new(DeadCodeElimination),
         Box::new(RotationKeyCollection),
         Box::new(BootstrapPlacement::default()),

@@ -2,19 +2,31 @@
 //! inverses, by Newton steps written as ciphertext ops.
 //!
 //! Error targets (measured on 2001 points of the interval): SiLU absolute 1e-4; `exp` absolute
-//! 1e-6 · e^(max); the initial guess of `1/√x` relative 2e-2, that of `1/x` a relative residual ≤ 0.5
-//! (minimax, see [`reciprocal`]); then Newton steps until the predicted relative error (`e ↦ e²` for
-//! `1/x`, `e ↦ 1.5·e²` for `1/√x`) is below 1e-7 (at most [`MAX_NEWTON`]).
+//! 1e-6 · e^(max). Inverses (`1/x`, `1/√x`) reach a relative error of [`INVERSE_ERROR`], or
+//! [`ROUGH_INVERSE_ERROR`] where their common factor cancels later (softmax rounds before the last). Their
+//! initial polynomial (minimax for `1/x`, see [`reciprocal`]) and Newton steps (predicted error
+//! `e ↦ e²` for `1/x`, `e ↦ 1.5·e²` for `1/√x`, [`NEWTON_DEPTH`] levels each) are the combination with
+//! the fewest levels in total: levels are what bootstraps pay for.
 
-use super::chebyshev::{abs_err, fit, reciprocal_minimax, rel_err, Fit};
+use super::chebyshev::{abs_err, fit, fit_with, reciprocal_minimax, rel_err, Fit};
 use super::emit::Emitter;
-use cachemir_ir::fhe::ValueId;
+use cachemir_ir::fhe::{Op, ValueId};
 
 /// Largest coefficient count `2^MAX_LOG` tried (depth 7).
 pub const MAX_LOG: u32 = 7;
 
 /// Most Newton steps after a polynomial.
 pub const MAX_NEWTON: u32 = 12;
+
+/// Relative error of an inverse whose value is used as is (RMSNorm, the softmax's last normalization).
+pub const INVERSE_ERROR: f64 = 1e-4;
+
+/// Relative error of a normalization whose common factor the next one cancels (a softmax round before the
+/// last): it only has to keep the next sum inside its interval.
+pub const ROUGH_INVERSE_ERROR: f64 = 0.25;
+
+/// Levels one Newton step consumes: `y ← y·(2 − x·y)` and `y ← 1.5·y + (h·y)·(y·y)`.
+pub const NEWTON_DEPTH: u32 = 2;
 
 /// A polynomial approximation on an interval, with the Newton steps that follow it (inverses only).
 #[derive(Debug, Clone, PartialEq)]
@@ -27,13 +39,53 @@ pub struct Approx {
     pub newton_steps: u32,
 }
 
-fn newton_steps(mut e: f64, factor: f64) -> u32 {
+/// Newton steps taking the relative error `e` below `target` (`e ↦ factor·e²` per step), if at most
+/// [`MAX_NEWTON`] do.
+fn newton_steps(mut e: f64, factor: f64, target: f64) -> Option<u32> {
     let mut steps = 0;
-    while e > 1e-7 && steps < MAX_NEWTON {
+    while e > target {
+        if steps == MAX_NEWTON {
+            return None;
+        }
         e = factor * e * e;
         steps += 1;
     }
-    steps
+    Some(steps)
+}
+
+/// Among the fits with `2^k` coefficients (`2 ≤ k ≤ MAX_LOG`, from `fit_k`), the one whose polynomial
+/// depth plus Newton steps reaches `target` in the fewest levels (ties: the smaller polynomial).
+fn cheapest_inverse(
+    fit_k: impl Fn(usize) -> Fit,
+    interval: (f64, f64),
+    factor: f64,
+    target: f64,
+) -> Approx {
+    let mut best: Option<(u32, Approx)> = None;
+    for k in 2..=MAX_LOG {
+        let fit = fit_k(1 << k);
+        let Some(steps) = newton_steps(fit.error, factor, target) else {
+            continue;
+        };
+        let depth = Op::poly_depth(fit.coeffs.len(), interval) + NEWTON_DEPTH * steps;
+        if best.as_ref().is_none_or(|(d, _)| depth < *d) {
+            let approx = Approx {
+                fit,
+                interval,
+                newton_steps: steps,
+            };
+            best = Some((depth, approx));
+        }
+    }
+    best.map(|(_, a)| a).unwrap_or_else(|| {
+        // No size converges (a degenerate interval): the largest polynomial and the most steps.
+        let fit = fit_k(1 << MAX_LOG);
+        Approx {
+            fit,
+            interval,
+            newton_steps: MAX_NEWTON,
+        }
+    })
 }
 
 /// SiLU `x·σ(x)` on `interval`.
@@ -57,38 +109,23 @@ pub fn exp(scale: f64, interval: (f64, f64)) -> Approx {
     }
 }
 
-/// `1/x` on `interval` (`0 < a`): the polynomial minimizing the relative residual `|1 − x·p(x)|` (softmax
-/// denominators span many orders of magnitude, where an interpolant of `1/x` fails), with as many
-/// coefficients as needed for a residual ≤ 0.5 (at most `2^MAX_LOG`), then Newton steps.
-pub fn reciprocal(interval: (f64, f64)) -> Approx {
-    let mut best = None;
-    for k in 2..=MAX_LOG {
-        let (coeffs, error) = reciprocal_minimax(interval, 1 << k);
-        let done = error <= 0.5;
-        best = Some(Fit { coeffs, error });
-        if done {
-            break;
-        }
-    }
-    let fit = best.expect("at least one size tried");
-    let steps = newton_steps(fit.error, 1.0);
-    Approx {
-        fit,
-        interval,
-        newton_steps: steps,
-    }
+/// `1/x` on `interval` (`0 < a`) to a relative error `target`: the polynomial minimizing the relative
+/// residual `|1 − x·p(x)|` (softmax denominators span many orders of magnitude, where an interpolant of
+/// `1/x` fails), then Newton steps ([`cheapest_inverse`]).
+pub fn reciprocal(interval: (f64, f64), target: f64) -> Approx {
+    let fit_k = |n| {
+        let (coeffs, error) = reciprocal_minimax(interval, n);
+        Fit { coeffs, error }
+    };
+    cheapest_inverse(fit_k, interval, 1.0, target)
 }
 
-/// `1/√(s/n + eps)` on `interval` of `s` (the RMSNorm inverse over the sum of squares `s` of `n` entries).
+/// `1/√(s/n + eps)` on `interval` of `s` (the RMSNorm inverse over the sum of squares `s` of `n` entries),
+/// to a relative error of [`INVERSE_ERROR`].
 pub fn rsqrt_mean(n: f64, eps: f64, interval: (f64, f64)) -> Approx {
     let f = move |s: f64| 1.0 / (s / n + eps).sqrt();
-    let fit = fit(f, interval, 2e-2, MAX_LOG, rel_err);
-    let steps = newton_steps(fit.error, 1.5);
-    Approx {
-        fit,
-        interval,
-        newton_steps: steps,
-    }
+    let fit_k = |k| fit_with(f, interval, k, rel_err);
+    cheapest_inverse(fit_k, interval, 1.5, INVERSE_ERROR)
 }
 
 /// Emits the polynomial of `approx` on `x`.
@@ -107,13 +144,15 @@ pub fn newton_reciprocal(em: &mut Emitter, x: ValueId, mut y: ValueId, steps: u3
     y
 }
 
-/// `1/√m` refined from `y ≈ 1/√m` by `y ← y·(1.5 + h·y²)` where `h = −m/2` is given.
+/// `1/√m` refined from `y ≈ 1/√m` by `y ← 1.5·y + (h·y)·(y·y)` where `h = −m/2` is given (two levels per
+/// step: the two inner products are independent).
 pub fn newton_rsqrt(em: &mut Emitter, half_neg_m: ValueId, mut y: ValueId, steps: u32) -> ValueId {
     for _ in 0..steps {
+        let hy = em.mul(half_neg_m, y);
         let y2 = em.mul(y, y);
-        let t = em.mul(half_neg_m, y2);
-        let t = em.add_scalar(t, 1.5);
-        y = em.mul(y, t);
+        let t = em.mul(hy, y2);
+        let y15 = em.mul_scalar(y, 1.5);
+        y = em.add(y15, t);
     }
     y
 }
@@ -132,11 +171,46 @@ mod tests {
 
     #[test]
     fn reciprocal_with_newton_is_accurate_over_a_wide_interval() {
-        let a = reciprocal((0.005, 20000.0));
+        let a = reciprocal((0.005, 20000.0), INVERSE_ERROR);
         for x in [0.005, 0.9, 3.0, 47.0, 19999.0] {
             let y0 = evaluate(&a.fit.coeffs, a.interval, x);
             let y = refine_recip(x, y0, a.newton_steps);
-            assert!((y * x - 1.0).abs() < 1e-6, "x = {x}: {y}");
+            assert!((y * x - 1.0).abs() < INVERSE_ERROR, "x = {x}: {y}");
+        }
+    }
+
+    #[test]
+    fn a_rough_reciprocal_is_one_polynomial_within_its_residual() {
+        let interval = (0.5 / 128.0, 2.0);
+        let a = reciprocal(interval, ROUGH_INVERSE_ERROR);
+        assert_eq!(a.newton_steps, 0);
+        for i in 0..=1000 {
+            let x = interval.0 + (interval.1 - interval.0) * f64::from(i) / 1000.0;
+            let y = evaluate(&a.fit.coeffs, a.interval, x);
+            assert!((y * x - 1.0).abs() <= ROUGH_INVERSE_ERROR, "x = {x}: {y}");
+        }
+    }
+
+    #[test]
+    fn the_cheapest_inverse_uses_no_more_levels_than_any_other_size() {
+        let interval = (0.5 / std::f64::consts::E, 256.0 * std::f64::consts::E);
+        let chosen = reciprocal(interval, INVERSE_ERROR);
+        let levels = |n: usize, steps: u32| Op::poly_depth(n, interval) + NEWTON_DEPTH * steps;
+        let best = levels(chosen.fit.coeffs.len(), chosen.newton_steps);
+        for k in 2..=MAX_LOG {
+            let (_, e) = reciprocal_minimax(interval, 1 << k);
+            // Newton on 1/x squares the residual: count the steps independently of `newton_steps`.
+            let (mut e, mut steps) = (e, 0);
+            while e > INVERSE_ERROR && e < 1.0 {
+                e *= e;
+                steps += 1;
+            }
+            if e <= INVERSE_ERROR {
+                assert!(
+                    best <= levels(1 << k, steps),
+                    "2^{k} coefficients are cheaper"
+                );
+            }
         }
     }
 
@@ -144,13 +218,13 @@ mod tests {
     fn rsqrt_with_newton_is_accurate() {
         let (n, eps) = (64.0, 1e-5);
         let a = rsqrt_mean(n, eps, (1.0, 500.0));
-        for s in [1.0, 7.5, 64.0, 499.0] {
+        for s in [1.0, 7.5, 64.0, 233.3, 499.0] {
             let m = s / n + eps;
             let mut y = evaluate(&a.fit.coeffs, a.interval, s);
             for _ in 0..a.newton_steps {
-                y *= 1.5 - 0.5 * m * y * y;
+                y = 1.5 * y + (-0.5 * m * y) * (y * y);
             }
-            assert!((y * m.sqrt() - 1.0).abs() < 1e-6, "s = {s}");
+            assert!((y * m.sqrt() - 1.0).abs() < INVERSE_ERROR, "s = {s}");
         }
     }
 

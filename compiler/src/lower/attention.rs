@@ -3,7 +3,8 @@
 //! Layouts (`K` = tokens per chunk = replication factor, `hd` = head dim, `q_dim = heads·hd ≤ D`):
 //! - K and V caches of layer `ℓ` (`k.ℓ`, `v.ℓ`): chunk `c` holds tokens `c·K … c·K + K − 1`,
 //!   `slot[r·K + j] = K[c·K + j, r]`. A token is appended as its strided vector rotated right by
-//!   `p mod K` (one rotation, one addition). GQA is expanded in the K/V projection weights, so cached rows
+//!   `p mod K` (one rotation, one addition). Each cache persists at the level its readers spend, not higher
+//!   (an appended value above it is dropped for free). GQA is expanded in the K/V projection weights, so cached rows
 //!   have `q_dim` entries (one copy per query head).
 //! - Keys are cached centered (`k − mean`, the calibrated mean key): softmax is invariant to the shift
 //!   `q·mean` common to a head's scores, and the centered scores span a much smaller range.
@@ -15,7 +16,9 @@
 //!   `y ← y / Σy` and `r` rounds of `y ← y² / Σy²`, which ends at `exp(scale·s) / Σ exp(scale·s)` while
 //!   every sum stays in a range fixed by the context length (no calibration of denominators, no overflow).
 //!   A sum over all chunks and the `K` token slots of a head block is a window of `2K` (`log2 2K`
-//!   rotations) and a head mask; its inverse is a polynomial plus Newton steps.
+//!   rotations) and a head mask; its inverse is a polynomial plus Newton steps. Only the last
+//!   normalization must be accurate: the earlier ones leave a factor common to the head, which the next
+//!   one cancels, so they are one rough polynomial each ([`Softmax::new`]).
 //! - `softmax·V`: per chunk, the weights broadcast over the head (`log2 hd`) times the V chunk; the sum over
 //!   chunks is reduced over tokens (`log2 K`) and masked to the stride.
 //!   The result is strided, the input layout of the output projection.
@@ -24,12 +27,14 @@
 //! `client.<input>`: `rope.cos`, `rope.sin_lo`, `rope.sin_hi` (`q_dim` entries, strided) and
 //! `attn.valid.<c>` (a full slot vector).
 
-use super::activation::{newton_reciprocal, poly, Approx};
+use super::activation::{
+    newton_reciprocal, poly, reciprocal, Approx, INVERSE_ERROR, ROUGH_INVERSE_ERROR,
+};
 use super::emit::Emitter;
 use super::geometry::Geometry;
 use super::matvec::reduce_and_mask;
 use super::vector::Vector;
-use cachemir_ir::fhe::{CtType, KvCacheDecl, Layout, Level, LogScale, SlotCount, ValueId};
+use cachemir_ir::fhe::{CtType, KvCacheDecl, Layout, Level, LogScale, Op, SlotCount, ValueId};
 
 /// Head structure and cache sizes of the attention layers.
 #[derive(Debug, Clone, PartialEq)]
@@ -40,7 +45,9 @@ pub struct Heads {
     pub head_dim: usize,
     /// Tokens the caches hold at most.
     pub max_context: usize,
-    /// Level the caches persist at.
+    /// Highest level the caches persist at. Each cache is kept at the level its readers spend
+    /// ([`Softmax::key_cache_level`], [`VALUE_CACHE_LEVEL`]) when that is lower: a value appended above it
+    /// is dropped for free, where a higher cache would make every appended value a bootstrap.
     pub cache_level: u32,
 }
 
@@ -161,10 +168,12 @@ const HEAD_MASK: &str = "mask.head";
 pub struct Softmax {
     /// `exp(scale · s / 2^squarings)` on the score interval.
     pub exp: Approx,
-    /// `1/x` for the first normalization.
+    /// `1/x` for the first normalization (rough unless there is no squaring).
     pub first: Approx,
-    /// `1/x` for the normalizations after squaring.
+    /// `1/x` for the normalizations after squaring but the last (rough).
     pub rest: Approx,
+    /// `1/x` for the last normalization (to [`INVERSE_ERROR`]).
+    pub last: Approx,
     /// Rounds of squaring.
     pub squarings: u32,
 }
@@ -172,23 +181,41 @@ pub struct Softmax {
 impl Softmax {
     /// The approximation for scores in `interval` scaled by `scale`, over at most `max_context` tokens:
     /// `squarings` is the smallest with `|scale·s| / 2^squarings ≤ 1`, so the first sum lies in
-    /// `[e^−1, n·e]` and every later one (a sum of squares of a distribution) in `[1/n, 1]`.
+    /// `[e^−1, n·e]`. Every normalization but the last is rough (relative residual
+    /// [`ROUGH_INVERSE_ERROR`] = `e`, a factor common to the head that the next normalization cancels), so
+    /// a later sum (of squares of weights summing to `1 ± e`) lies in `[(1 − e)²/n, (1 + e)²]` ⊂
+    /// `[1/(2n), 2]`.
     pub fn new(scale: f64, interval: (f64, f64), max_context: usize) -> Self {
         let reach = (scale * interval.0.abs().max(interval.1.abs())).max(1.0);
         let squarings = reach.log2().ceil().max(0.0) as u32;
         let div = f64::from(1u32 << squarings);
         let n = max_context.max(1) as f64;
+        let first_interval = (0.5 / std::f64::consts::E, 2.0 * n * std::f64::consts::E);
+        let rest_interval = (0.5 / n, 2.0);
+        let first_error = if squarings == 0 {
+            INVERSE_ERROR
+        } else {
+            ROUGH_INVERSE_ERROR
+        };
         Self {
             exp: super::activation::exp(scale / div, interval),
-            first: super::activation::reciprocal((
-                0.5 / std::f64::consts::E,
-                2.0 * n * std::f64::consts::E,
-            )),
-            rest: super::activation::reciprocal((0.5 / n, 2.0)),
+            first: reciprocal(first_interval, first_error),
+            rest: reciprocal(rest_interval, ROUGH_INVERSE_ERROR),
+            last: reciprocal(rest_interval, INVERSE_ERROR),
             squarings,
         }
     }
+
+    /// Levels the readers of a cached key spend up to the softmax numerator: the product with `q`, the
+    /// head mask and the polynomial of `exp`.
+    pub fn key_cache_level(&self) -> u32 {
+        2 + Op::poly_depth(self.exp.fit.coeffs.len(), self.exp.interval)
+    }
 }
+
+/// Levels the readers of a cached value spend: the product with the softmax weights, the mask after the
+/// reduction over tokens, then the output projection and its mask.
+pub const VALUE_CACHE_LEVEL: u32 = 4;
 
 /// `1 − mask.head`.
 const HEAD_FILL: &str = "mask.head.fill";
@@ -228,22 +255,22 @@ pub fn attention(
     key_mean: Option<&[f64]>,
 ) -> ValueId {
     let q_dim = h.q_dim() as u32;
-    let chunk = CtType {
-        level: Level(h.cache_level),
-        scale: LogScale(f64::from(em.module.params.log_default_scale)),
-        slots: SlotCount(geo.slots),
-        layout: geo.strided(q_dim),
-        degree: 1,
-    };
     let (kname, vname) = (format!("k.{layer}"), format!("v.{layer}"));
-    for name in [&kname, &vname] {
+    for (name, level) in [(&kname, sm.key_cache_level()), (&vname, VALUE_CACHE_LEVEL)] {
+        let chunk = CtType {
+            level: Level(level.min(h.cache_level)),
+            scale: LogScale(f64::from(em.module.params.log_default_scale)),
+            slots: SlotCount(geo.slots),
+            layout: geo.strided(q_dim),
+            degree: 1,
+        };
         em.kv_cache(
             name,
             KvCacheDecl {
                 chunks: h.chunks(geo),
                 tokens_per_chunk: geo.k,
                 token_stride: 1,
-                chunk: chunk.clone(),
+                chunk,
             },
         );
     }
@@ -283,9 +310,14 @@ pub fn attention(
     }
     // Normalized squaring: y ← y / Σy, then `squarings` times y ← y² / Σy².
     es = normalize(em, geo, es, &sm.first);
-    for _ in 0..sm.squarings {
+    for round in 1..=sm.squarings {
         let sq: Vec<ValueId> = es.iter().map(|&y| em.mul(y, y)).collect();
-        es = normalize(em, geo, sq, &sm.rest);
+        let recip = if round == sm.squarings {
+            &sm.last
+        } else {
+            &sm.rest
+        };
+        es = normalize(em, geo, sq, recip);
     }
     let mut num = None;
     for (c, &e) in es.iter().enumerate() {

@@ -68,6 +68,18 @@ pub struct Fit {
     pub error: f64,
 }
 
+/// The fit with `n` coefficients (Chebyshev interpolation), its error measured by `err(approx, exact)`.
+pub fn fit_with(
+    f: impl Fn(f64) -> f64,
+    interval: (f64, f64),
+    n: usize,
+    err: impl Fn(f64, f64) -> f64,
+) -> Fit {
+    let coeffs = interpolate(&f, interval, n);
+    let error = max_error(&f, &coeffs, interval, &err);
+    Fit { coeffs, error }
+}
+
 /// The smallest fit with `2^k` coefficients (`2 ≤ k ≤ max_log`) whose error is at most `target`, or the
 /// largest one tried if none meets it.
 pub fn fit(
@@ -79,10 +91,9 @@ pub fn fit(
 ) -> Fit {
     let mut best = None;
     for k in 2..=max_log.max(2) {
-        let coeffs = interpolate(&f, interval, 1 << k);
-        let error = max_error(&f, &coeffs, interval, &err);
-        let done = error <= target;
-        best = Some(Fit { coeffs, error });
+        let candidate = fit_with(&f, interval, 1 << k, &err);
+        let done = candidate.error <= target;
+        best = Some(candidate);
         if done {
             break;
         }

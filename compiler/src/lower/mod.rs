@@ -30,7 +30,7 @@ use cachemir_ir::tensor::{self, Op};
 use cachemir_ir::weights::Weights;
 use cachemir_passes::bootstrap::BootstrapPlacement;
 use cachemir_passes::check::Verify;
-use cachemir_passes::cleanup::DeadCodeElimination;
+use cachemir_passes::cleanup::{CommonSubexpressionElimination, DeadCodeElimination};
 use cachemir_passes::keys::RotationKeyCollection;
 use cachemir_passes::{Pass, PassCx, PassManager};
 use emit::Emitter;
@@ -69,7 +69,8 @@ pub struct Options {
     pub slots: Option<u32>,
     /// Tokens the KV caches hold at most.
     pub max_context: usize,
-    /// Level the KV caches persist at (default: the working level).
+    /// Highest level the KV caches persist at (default: the working level); each is kept at the level its
+    /// readers spend when that is lower.
     pub cache_level: Option<u32>,
 }
 
@@ -511,6 +512,8 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
 /// The management pipeline after lowering.
 pub fn management(working_level: Level) -> Vec<Box<dyn Pass>> {
     vec![
+        Box::new(CommonSubexpressionElimination),
+        Box::new(DeadCodeElimination),
         Box::new(RotationKeyCollection),
         Box::new(BootstrapPlacement {
             target: Some(working_level),

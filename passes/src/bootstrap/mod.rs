@@ -1,5 +1,6 @@
 //! Passes that refresh ciphertexts by bootstrapping.
 
 mod bootstrap_placement;
+mod level_flow;
 
 pub use bootstrap_placement::BootstrapPlacement;
