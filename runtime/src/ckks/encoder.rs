@@ -45,9 +45,18 @@ pub(crate) fn coeffs_to_poly<B: Backend>(
     coeffs: &[f64],
     level: usize,
 ) -> RnsPoly {
+    coeffs_to_poly_over(params, backend, coeffs, params.ring().q_indices(level))
+}
+
+/// [`coeffs_to_poly`] over any primes of the ring (e.g. `Q_l ∪ P`).
+pub(crate) fn coeffs_to_poly_over<B: Backend>(
+    params: &Parameters,
+    backend: &B,
+    coeffs: &[f64],
+    primes: Vec<usize>,
+) -> RnsPoly {
     let ring = params.ring();
     let n = params.n();
-    let primes = ring.q_indices(level);
     let mut data = vec![0u64; n * primes.len()];
     data.par_chunks_mut(n)
         .zip(primes.par_iter())
@@ -142,6 +151,34 @@ impl<B: Backend> Encoder<B> {
 
     /// Encodes `values` (a power-of-two count ≤ N/2) at `level` and `scale`.
     pub fn encode(&self, values: &[Complex64], level: usize, scale: f64) -> Result<Plaintext> {
+        let coeffs = self.coefficients(values, level, scale)?;
+        Ok(Plaintext {
+            poly: coeffs_to_poly(&self.params, &self.backend, &coeffs, level),
+            scale,
+            slots: values.len(),
+        })
+    }
+
+    /// Encodes `values` like [`Self::encode`], over `Q_level ∪ P` (the factors of double-hoisted
+    /// linear transforms).
+    pub(crate) fn encode_extended(
+        &self,
+        values: &[Complex64],
+        level: usize,
+        scale: f64,
+    ) -> Result<RnsPoly> {
+        let coeffs = self.coefficients(values, level, scale)?;
+        let primes = self.params.ring().qp_indices(level);
+        Ok(coeffs_to_poly_over(
+            &self.params,
+            &self.backend,
+            &coeffs,
+            primes,
+        ))
+    }
+
+    /// The scaled, unrounded polynomial coefficients whose slots are `values`.
+    fn coefficients(&self, values: &[Complex64], level: usize, scale: f64) -> Result<Vec<f64>> {
         let slots = values.len();
         self.check_slots(slots)?;
         if level > self.params.max_level() {
@@ -169,11 +206,7 @@ impl<B: Backend> Encoder<B> {
             coeffs[i * gap] = re;
             coeffs[n / 2 + i * gap] = im;
         }
-        Ok(Plaintext {
-            poly: coeffs_to_poly(&self.params, &self.backend, &coeffs, level),
-            scale,
-            slots,
-        })
+        Ok(coeffs)
     }
 
     /// Encodes real `values` (imaginary parts zero).

@@ -4,10 +4,15 @@
 //! `(b_j, a_j) = (−a_j·s + e_j + P·g_j·s', a_j)` over `Q ∪ P`, where `g_j ≡ 1` modulo the primes of
 //! digit `j` and `≡ 0` modulo the other Q primes. [`SecretKey`] is consumed only by the client-side
 //! key generator, encryptor and decryptor: no evaluator API accepts it.
+//!
+//! Every key draws two fresh 256-bit seeds from the generator's OS-seeded ChaCha20 stream: one expands
+//! its uniform halves, one its errors. Keys are therefore independent of each other, and Galois keys
+//! are generated in parallel (sampling is serial within a key).
 
 use super::Parameters;
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{Backend, RnsPoly, Sampler};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -171,8 +176,9 @@ impl<B: Backend> KeyGenerator<B> {
         SecretKey { poly }
     }
 
-    /// `b = −a·s + e` over `a`'s primes (evaluation form), with `s` restricted to those primes.
-    fn rlwe_zero(&mut self, sk: &SecretKey, a: &RnsPoly) -> RnsPoly {
+    /// `b = −a·s + e` over `a`'s primes (evaluation form), with `s` restricted to those primes and
+    /// `e` drawn from `errors`.
+    fn rlwe_zero(&self, sk: &SecretKey, a: &RnsPoly, errors: &mut Sampler) -> RnsPoly {
         let ring = self.params.ring().clone();
         let primes = a.primes();
         let positions: Vec<usize> = primes
@@ -186,7 +192,7 @@ impl<B: Backend> KeyGenerator<B> {
             })
             .collect();
         let s = sk.poly.select_limbs(&positions);
-        let mut e = RnsPoly::from_signed(&ring, primes, &self.sampler.gaussian(self.params.n()));
+        let mut e = RnsPoly::from_signed(&ring, primes, &errors.gaussian(self.params.n()));
         self.backend.to_eval(&ring, &mut e);
         let mut b = a.clone();
         self.backend.mul_assign(&ring, &mut b, &s);
@@ -199,8 +205,9 @@ impl<B: Backend> KeyGenerator<B> {
     pub fn public_key(&mut self, sk: &SecretKey) -> PublicKey {
         let primes = self.params.ring().q_indices(self.params.max_level());
         let seed = self.sampler.seed();
+        let mut errors = Sampler::from_seed(self.sampler.seed());
         let a = uniform_halves(&self.params, seed, 1, &primes).remove(0);
-        let b = self.rlwe_zero(sk, &a);
+        let b = self.rlwe_zero(sk, &a, &mut errors);
         PublicKey { b, a, seed }
     }
 
@@ -211,7 +218,25 @@ impl<B: Backend> KeyGenerator<B> {
 
     /// A key switching from `s_from` to `sk` for ciphertexts up to `level` (primes `Q_level ∪ P`).
     fn switching_key_at(&mut self, sk: &SecretKey, s_from: &RnsPoly, level: usize) -> SwitchingKey {
+        let seeds = self.key_seeds();
+        self.switching_key_seeded(sk, s_from, level, seeds)
+    }
+
+    /// Fresh seeds for one key: its uniform halves and its errors.
+    fn key_seeds(&mut self) -> ([u8; 32], [u8; 32]) {
+        (self.sampler.seed(), self.sampler.seed())
+    }
+
+    /// [`Self::switching_key_at`] from given seeds (uniform halves, errors).
+    fn switching_key_seeded(
+        &self,
+        sk: &SecretKey,
+        s_from: &RnsPoly,
+        level: usize,
+        (seed, error_seed): ([u8; 32], [u8; 32]),
+    ) -> SwitchingKey {
         let ring = self.params.ring().clone();
+        let mut errors = Sampler::from_seed(error_seed);
         let primes = ring.qp_indices(level);
         let alpha = self.params.digit_size();
         // P mod q_i for every Q prime of the level.
@@ -224,12 +249,11 @@ impl<B: Backend> KeyGenerator<B> {
                     .fold(1, |acc, &p| m.mul(acc, m.reduce(p)))
             })
             .collect();
-        let seed = self.sampler.seed();
         let digits = uniform_halves(&self.params, seed, (level + 1).div_ceil(alpha), &primes)
             .into_iter()
             .enumerate()
             .map(|(j, a)| {
-                let mut b = self.rlwe_zero(sk, &a);
+                let mut b = self.rlwe_zero(sk, &a, &mut errors);
                 for (i, &w) in p_mod.iter().enumerate().skip(j * alpha).take(alpha) {
                     let m = ring.modulus(i);
                     let ws = m.shoup(w);
@@ -267,17 +291,31 @@ impl<B: Backend> KeyGenerator<B> {
 
     /// The key for the automorphism with Galois element `galois` (`σ_g(s) → s`).
     pub fn galois_key(&mut self, sk: &SecretKey, galois: u64) -> Result<SwitchingKey> {
-        self.galois_key_at(sk, galois, self.params.max_level())
+        let mut keys = self.galois_keys_at(sk, &[galois], self.params.max_level())?;
+        Ok(keys.remove(0).1)
     }
 
-    /// The key for the automorphism `galois`, serving ciphertexts up to `level`.
-    fn galois_key_at(&mut self, sk: &SecretKey, galois: u64, level: usize) -> Result<SwitchingKey> {
-        let ring = self.params.ring().clone();
-        let s_g = self
-            .backend
-            .automorphism(&ring, &sk.poly, galois)
-            .map_err(RuntimeError::from)?;
-        Ok(self.switching_key_at(sk, &s_g, level))
+    /// The keys for the automorphisms `elements`, serving ciphertexts up to `level`, generated in
+    /// parallel.
+    fn galois_keys_at(
+        &mut self,
+        sk: &SecretKey,
+        elements: &[u64],
+        level: usize,
+    ) -> Result<Vec<(u64, SwitchingKey)>> {
+        let seeds: Vec<_> = elements.iter().map(|_| self.key_seeds()).collect();
+        let ring = self.params.ring();
+        elements
+            .par_iter()
+            .zip(seeds)
+            .map(|(&g, seeds)| {
+                let s_g = self
+                    .backend
+                    .automorphism(ring, &sk.poly, g)
+                    .map_err(RuntimeError::from)?;
+                Ok((g, self.switching_key_seeded(sk, &s_g, level, seeds)))
+            })
+            .collect()
     }
 
     /// Adds Galois keys for `rotations` serving ciphertexts up to `level` (smaller than top-level keys:
@@ -291,14 +329,15 @@ impl<B: Backend> KeyGenerator<B> {
         level: usize,
     ) -> Result<()> {
         let level = level.min(self.params.max_level());
-        for &step in rotations {
-            let g = galois_element(&self.params, step);
-            if g == 1 || keys.galois.get(&g).is_some_and(|k| k.level >= level) {
-                continue;
-            }
-            let key = self.galois_key_at(sk, g, level)?;
-            keys.galois.insert(g, key);
-        }
+        let mut elements: Vec<u64> = rotations
+            .iter()
+            .map(|&step| galois_element(&self.params, step))
+            .filter(|&g| g != 1 && !keys.galois.get(&g).is_some_and(|k| k.level >= level))
+            .collect();
+        elements.sort_unstable();
+        elements.dedup();
+        keys.galois
+            .extend(self.galois_keys_at(sk, &elements, level)?);
         Ok(())
     }
 
@@ -321,12 +360,11 @@ impl<B: Backend> KeyGenerator<B> {
         if conjugation {
             elements.push(conjugation_element(&self.params));
         }
-        for g in elements {
-            if g != 1 && !keys.galois.contains_key(&g) {
-                let key = self.galois_key(sk, g)?;
-                keys.galois.insert(g, key);
-            }
-        }
+        elements.retain(|&g| g != 1);
+        elements.sort_unstable();
+        elements.dedup();
+        let top = self.params.max_level();
+        keys.galois.extend(self.galois_keys_at(sk, &elements, top)?);
         Ok(keys)
     }
 }

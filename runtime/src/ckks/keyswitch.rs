@@ -5,6 +5,10 @@
 //! residues are extended to every other prime of `Q_l ∪ P`. The inner product with a switching key
 //! and a division by P ("ModDown") finish the switch. Hoisted rotations decompose once and apply
 //! each automorphism to the decomposed digits, fused into the inner product.
+//!
+//! Double hoisting ([`Extended`], Bossuat et al. 2021): rotations whose results are only summed (the
+//! linear transforms) stay over `Q_l ∪ P`, encrypting `P·m`: baby steps skip their ModDown, a giant
+//! step divides only `c_1` by P before switching it, and the sum is divided by P once.
 
 use super::keys::{conjugation_element, galois_element, SwitchingKey};
 use super::{Ciphertext, Evaluator};
@@ -15,6 +19,13 @@ use cachemir_kernels::{Backend, RnsPoly};
 #[derive(Debug, Clone)]
 pub struct Decomposed {
     digits: Vec<RnsPoly>,
+}
+
+/// A degree-1 ciphertext over `Q_l ∪ P` encrypting `P·m` (double hoisting).
+#[derive(Debug, Clone)]
+pub(crate) struct Extended {
+    pub(crate) c0: RnsPoly,
+    pub(crate) c1: RnsPoly,
 }
 
 impl<B: Backend> Evaluator<B> {
@@ -136,14 +147,7 @@ impl<B: Backend> Evaluator<B> {
         step: i64,
         galois: u64,
     ) -> Result<Ciphertext> {
-        let key = self.galois_key(step, galois)?;
-        if ct.level() > key.level() {
-            return Err(RuntimeError::LevelTooLow {
-                op: "rotation key",
-                needed: ct.level(),
-                level: key.level(),
-            });
-        }
+        let key = self.galois_key_at(step, galois, ct.level())?;
         let (k0, k1) = self.switch(d, key, Some(galois))?;
         let ring = self.params.ring();
         let mut c0 = self.backend.automorphism(ring, &ct.polys[0], galois)?;
@@ -187,6 +191,114 @@ impl<B: Backend> Evaluator<B> {
                 g => self.automorphism_decomposed(ct, &d, step, g),
             })
             .collect()
+    }
+
+    /// `P·c` over `Q_l ∪ P` for `c` over `Q_l` (the P limbs are zero): exact.
+    fn scaled_by_p(&self, c: &RnsPoly) -> RnsPoly {
+        let ring = self.params.ring();
+        let level = c.limb_count() - 1;
+        let p_mod_q: Vec<u64> = (0..=level)
+            .map(|i| {
+                let m = ring.modulus(i);
+                self.params
+                    .p()
+                    .iter()
+                    .fold(1, |acc, &p| m.mul(acc, m.reduce(p)))
+            })
+            .collect();
+        let mut scaled = c.clone();
+        self.backend.mul_scalar_assign(ring, &mut scaled, &p_mod_q);
+        let qp = ring.qp_indices(level);
+        let mut data = scaled.data().to_vec();
+        data.resize(qp.len() * c.n(), 0);
+        RnsPoly::from_raw(c.n(), qp, data, cachemir_kernels::Form::Eval)
+    }
+
+    /// `P·ct` over `Q_l ∪ P`.
+    pub(crate) fn extend(&self, ct: &Ciphertext) -> Extended {
+        Extended {
+            c0: self.scaled_by_p(&ct.polys[0]),
+            c1: self.scaled_by_p(&ct.polys[1]),
+        }
+    }
+
+    /// The key of `galois`, checked to cover `level`.
+    fn galois_key_at(&self, step: i64, galois: u64, level: usize) -> Result<&SwitchingKey> {
+        let key = self.galois_key(step, galois)?;
+        if level > key.level() {
+            return Err(RuntimeError::LevelTooLow {
+                op: "rotation key",
+                needed: level,
+                level: key.level(),
+            });
+        }
+        Ok(key)
+    }
+
+    /// Rotations of `ct` by `steps` sharing one decomposition, kept over `Q_l ∪ P` (no ModDown).
+    pub(crate) fn rotate_hoisted_extended(
+        &self,
+        ct: &Ciphertext,
+        steps: &[i64],
+    ) -> Result<Vec<Extended>> {
+        Self::require_degree_one("rotate_hoisted", ct)?;
+        let ring = self.params.ring();
+        let d = self.decompose(&ct.polys[1]);
+        steps
+            .iter()
+            .map(|&step| match galois_element(&self.params, step) {
+                1 => Ok(self.extend(ct)),
+                g => {
+                    let key = self.galois_key_at(step, g, ct.level())?;
+                    let permutation = ring.galois_permutation(g)?;
+                    let (mut c0, c1) = self.backend.key_switch_inner_product(
+                        ring,
+                        &d.digits,
+                        &key.digits,
+                        Some(&permutation),
+                    );
+                    let rotated = self.backend.automorphism(ring, &ct.polys[0], g)?;
+                    self.backend
+                        .add_assign(ring, &mut c0, &self.scaled_by_p(&rotated));
+                    Ok(Extended { c0, c1 })
+                }
+            })
+            .collect()
+    }
+
+    /// Rotates an extended ciphertext, keeping it extended: only `c_1` is divided by P, then switched.
+    pub(crate) fn rotate_extended(&self, x: &Extended, step: i64) -> Result<Extended> {
+        let galois = galois_element(&self.params, step);
+        if galois == 1 {
+            return Ok(x.clone());
+        }
+        let ring = self.params.ring();
+        let c1 = self
+            .backend
+            .mod_down(ring, x.c1.clone(), self.params.p().len());
+        let key = self.galois_key_at(step, galois, c1.limb_count() - 1)?;
+        let permutation = ring.galois_permutation(galois)?;
+        let d = self.decompose(&c1);
+        let (mut c0, c1) =
+            self.backend
+                .key_switch_inner_product(ring, &d.digits, &key.digits, Some(&permutation));
+        let rotated = self.backend.automorphism(ring, &x.c0, galois)?;
+        self.backend.add_assign(ring, &mut c0, &rotated);
+        Ok(Extended { c0, c1 })
+    }
+
+    /// Divides an extended ciphertext by P: the ciphertext over `Q_l` with `scale` and `slots`.
+    pub(crate) fn mod_down_extended(&self, x: Extended, scale: f64, slots: usize) -> Ciphertext {
+        let ring = self.params.ring();
+        let p_count = self.params.p().len();
+        Ciphertext {
+            polys: vec![
+                self.backend.mod_down(ring, x.c0, p_count),
+                self.backend.mod_down(ring, x.c1, p_count),
+            ],
+            scale,
+            slots,
+        }
     }
 
     /// Complex conjugation of every slot.

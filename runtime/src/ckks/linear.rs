@@ -6,16 +6,20 @@
 //!
 //! `M·x = Σ_j rot_{j·g}( Σ_i rot_{−j·g}(d_{j·g+i}) ⊙ rot_i(x) )`
 //!
-//! The baby rotations `rot_i(x)` share one key-switching decomposition ([`Evaluator::rotate_hoisted`]);
-//! the pre-rotated diagonals are plaintexts; one giant rotation per non-empty `j`. The cost is
+//! The baby rotations `rot_i(x)` share one key-switching decomposition; the pre-rotated diagonals are
+//! plaintexts; one giant rotation per non-empty `j`. Rotations are double hoisted (see
+//! [`super::keyswitch`]): the baby rotations, the plaintext products and the giant rotations all stay
+//! over `Q_l ∪ P` (the diagonals are encoded there), and the sum is divided by `P` once, so no baby
+//! step pays a ModDown and each giant step pays one for `c_1` alone. The cost is
 //! `|{i}| + |{j}|` rotations instead of one per diagonal; `g` is the power of two minimising it unless
 //! given. Diagonals are encoded at the ciphertext's level with scale `q_level`, products are summed
 //! before a single rescale, so the output keeps the input's scale exactly and consumes one level.
 //! [`LinearTransform::rotation_steps`] lists the rotation keys needed.
 
-use super::{Ciphertext, Encoder, Evaluator, Plaintext};
+use super::keyswitch::Extended;
+use super::{Ciphertext, Encoder, Evaluator};
 use crate::{Result, RuntimeError};
-use cachemir_kernels::Backend;
+use cachemir_kernels::{Backend, Modulus, RnsPoly};
 use num_complex::Complex64;
 use std::collections::BTreeMap;
 
@@ -27,7 +31,8 @@ pub struct LinearTransform {
     giant: usize,
 }
 
-/// A [`LinearTransform`] encoded for one level: pre-rotated diagonals grouped by giant step.
+/// A [`LinearTransform`] encoded for one level: pre-rotated diagonals over `Q_level ∪ P`, grouped by
+/// giant step.
 #[derive(Debug, Clone)]
 pub struct EncodedLinearTransform {
     slots: usize,
@@ -36,7 +41,7 @@ pub struct EncodedLinearTransform {
     scale: f64,
     giant: usize,
     /// `j·g → [(i, rot_{−j·g}(d_{j·g+i}))]`.
-    groups: BTreeMap<usize, Vec<(usize, Plaintext)>>,
+    groups: BTreeMap<usize, Vec<(usize, RnsPoly)>>,
 }
 
 impl EncodedLinearTransform {
@@ -269,11 +274,11 @@ impl LinearTransform {
         scale: f64,
     ) -> Result<EncodedLinearTransform> {
         let n = self.slots;
-        let mut groups: BTreeMap<usize, Vec<(usize, Plaintext)>> = BTreeMap::new();
+        let mut groups: BTreeMap<usize, Vec<(usize, RnsPoly)>> = BTreeMap::new();
         for (&k, d) in &self.diagonals {
             let (j, i) = (k - k % self.giant, k % self.giant);
             let rotated: Vec<Complex64> = (0..n).map(|t| d[(t + n - j) % n]).collect();
-            let pt = encoder.encode(&rotated, level, scale)?;
+            let pt = encoder.encode_extended(&rotated, level, scale)?;
             groups.entry(j).or_default().push((i, pt));
         }
         Ok(EncodedLinearTransform {
@@ -330,40 +335,89 @@ impl<B: Backend> Evaluator<B> {
             .collect::<std::collections::BTreeSet<_>>()
             .into_iter()
             .collect();
+        let scale = x.scale() * m.scale;
+        if babies.iter().all(|&i| i == 0) && m.groups.keys().all(|&j| j == 0) {
+            return Ok(self.diagonal_product(x, m, scale));
+        }
         let steps: Vec<i64> = babies.iter().map(|&i| i as i64).collect();
-        let rotated: BTreeMap<usize, Ciphertext> = babies
+        let rotated: BTreeMap<usize, Extended> = babies
             .into_iter()
-            .zip(self.rotate_hoisted(x, &steps)?)
+            .zip(self.rotate_hoisted_extended(x, &steps)?)
             .collect();
-        let mut total: Option<Ciphertext> = None;
+        let ring = self.params.ring();
+        let mut total: Option<Extended> = None;
         for (&j, terms) in &m.groups {
-            let mut inner: Option<Ciphertext> = None;
-            for (i, pt) in terms {
-                let term = self.mul_plain(&rotated[i], pt)?;
-                inner = Some(match inner {
-                    None => term,
-                    Some(mut acc) => {
-                        self.add_assign(&mut acc, &term)?;
-                        acc
-                    }
-                });
-            }
-            let Some(inner) = inner else { continue };
-            let shifted = self.rotate(&inner, j as i64)?;
+            let sum_of = |part: fn(&Extended) -> &RnsPoly| {
+                let products: Vec<(&RnsPoly, &RnsPoly)> = terms
+                    .iter()
+                    .map(|(i, pt)| (part(&rotated[i]), pt))
+                    .collect();
+                self.sum_of_products(&products)
+            };
+            let inner = Extended {
+                c0: sum_of(|e| &e.c0),
+                c1: sum_of(|e| &e.c1),
+            };
+            let shifted = self.rotate_extended(&inner, j as i64)?;
             total = Some(match total {
                 None => shifted,
                 Some(mut acc) => {
-                    self.add_assign(&mut acc, &shifted)?;
+                    self.backend.add_assign(ring, &mut acc.c0, &shifted.c0);
+                    self.backend.add_assign(ring, &mut acc.c1, &shifted.c1);
                     acc
                 }
             });
         }
-        Ok(total.unwrap_or_else(|| {
-            // No diagonal: M = 0, at the scale the products would have.
-            let mut zero = self.mul_int(x, 0);
-            zero.set_scale(x.scale() * m.scale);
-            zero
-        }))
+        Ok(match total {
+            Some(total) => self.mod_down_extended(total, scale, x.slots()),
+            None => {
+                // No diagonal: M = 0, at the scale the products would have.
+                let mut zero = self.mul_int(x, 0);
+                zero.set_scale(scale);
+                zero
+            }
+        })
+    }
+
+    /// `d_0 ⊙ x` for a transform whose only diagonal is the main one: no rotation, so nothing is
+    /// extended (the diagonal's `Q_l` limbs suffice).
+    fn diagonal_product(
+        &self,
+        x: &Ciphertext,
+        m: &EncodedLinearTransform,
+        scale: f64,
+    ) -> Ciphertext {
+        let q_limbs: Vec<usize> = (0..x.polys[0].limb_count()).collect();
+        let d0: Vec<RnsPoly> = m.groups[&0]
+            .iter()
+            .map(|(_, pt)| pt.select_limbs(&q_limbs))
+            .collect();
+        let polys = x
+            .polys
+            .iter()
+            .map(|c| {
+                let products: Vec<(&RnsPoly, &RnsPoly)> = d0.iter().map(|d| (c, d)).collect();
+                self.sum_of_products(&products)
+            })
+            .collect();
+        Ciphertext {
+            polys,
+            scale,
+            slots: x.slots(),
+        }
+    }
+
+    /// `Σ a·b` over the terms' primes (lazily reduced, [`Modulus::LAZY_TERMS`] products at a time).
+    fn sum_of_products(&self, terms: &[(&RnsPoly, &RnsPoly)]) -> RnsPoly {
+        let ring = self.params.ring();
+        let mut chunks = terms.chunks(Modulus::LAZY_TERMS);
+        let first = chunks.next().expect("at least one term");
+        let mut sum = self.backend.dot(ring, first);
+        for chunk in chunks {
+            self.backend
+                .add_assign(ring, &mut sum, &self.backend.dot(ring, chunk));
+        }
+        sum
     }
 }
 
