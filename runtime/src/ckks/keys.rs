@@ -332,7 +332,7 @@ impl<B: Backend> KeyGenerator<B> {
         let mut elements: Vec<u64> = rotations
             .iter()
             .map(|&step| galois_element(&self.params, step))
-            .filter(|&g| g != 1 && !keys.galois.get(&g).is_some_and(|k| k.level >= level))
+            .filter(|&g| g != 1 && keys.galois.get(&g).is_none_or(|k| k.level < level))
             .collect();
         elements.sort_unstable();
         elements.dedup();
