@@ -58,8 +58,12 @@ fn cost(module: &Module, op: &Op) -> (u32, u32) {
     }
 }
 
-fn is_ct(module: &Module, v: ValueId) -> bool {
-    matches!(module.value_type(v), Some(Type::Ct(_)))
+/// The ciphertexts among `values`.
+fn ciphertexts(module: &Module, values: impl IntoIterator<Item = ValueId>) -> Vec<ValueId> {
+    values
+        .into_iter()
+        .filter(|&v| matches!(module.value_type(v), Some(Type::Ct(_))))
+        .collect()
 }
 
 impl LevelFlow {
@@ -71,18 +75,8 @@ impl LevelFlow {
         for id in module.op_ids() {
             let data = module.op(id);
             let (consume, need) = cost(module, &data.op);
-            let operands: Vec<ValueId> = data
-                .op
-                .operands()
-                .into_iter()
-                .filter(|&v| is_ct(module, v))
-                .collect();
-            let results: Vec<ValueId> = data
-                .results
-                .iter()
-                .copied()
-                .filter(|&r| is_ct(module, r))
-                .collect();
+            let operands = ciphertexts(module, data.op.operands());
+            let results = ciphertexts(module, data.results.iter().copied());
             let fixed = match &data.op {
                 Op::Input { .. } | Op::KvRead { .. } => Some(
                     results

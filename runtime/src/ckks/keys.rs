@@ -239,16 +239,7 @@ impl<B: Backend> KeyGenerator<B> {
         let mut errors = Sampler::from_seed(error_seed);
         let primes = ring.qp_indices(level);
         let alpha = self.params.digit_size();
-        // P mod q_i for every Q prime of the level.
-        let p_mod: Vec<u64> = (0..=level)
-            .map(|i| {
-                let m = ring.modulus(i);
-                self.params
-                    .p()
-                    .iter()
-                    .fold(1, |acc, &p| m.mul(acc, m.reduce(p)))
-            })
-            .collect();
+        let p_mod = self.params.p_mod_q(level);
         let digits = uniform_halves(&self.params, seed, (level + 1).div_ceil(alpha), &primes)
             .into_iter()
             .enumerate()

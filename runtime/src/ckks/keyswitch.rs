@@ -197,17 +197,9 @@ impl<B: Backend> Evaluator<B> {
     fn scaled_by_p(&self, c: &RnsPoly) -> RnsPoly {
         let ring = self.params.ring();
         let level = c.limb_count() - 1;
-        let p_mod_q: Vec<u64> = (0..=level)
-            .map(|i| {
-                let m = ring.modulus(i);
-                self.params
-                    .p()
-                    .iter()
-                    .fold(1, |acc, &p| m.mul(acc, m.reduce(p)))
-            })
-            .collect();
         let mut scaled = c.clone();
-        self.backend.mul_scalar_assign(ring, &mut scaled, &p_mod_q);
+        self.backend
+            .mul_scalar_assign(ring, &mut scaled, &self.params.p_mod_q(level));
         let qp = ring.qp_indices(level);
         let mut data = scaled.data().to_vec();
         data.resize(qp.len() * c.n(), 0);

@@ -153,6 +153,17 @@ impl Parameters {
         &self.p
     }
 
+    /// `P mod q_i` for `i = 0 ..= level` (`P` the product of the key-switching primes).
+    pub fn p_mod_q(&self, level: usize) -> Vec<u64> {
+        let ring = self.ring();
+        (0..=level)
+            .map(|i| {
+                let m = ring.modulus(i);
+                self.p.iter().fold(1, |acc, &p| m.mul(acc, m.reduce(p)))
+            })
+            .collect()
+    }
+
     /// Primes per key-switching digit, `α` (see [`digit_size`]).
     pub fn digit_size(&self) -> usize {
         self.digit_size

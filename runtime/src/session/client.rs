@@ -79,10 +79,11 @@ impl<B: Backend + Clone> Client<B> {
 
     /// The [`OpenSession`] message for `plan`: its fingerprint and the evaluation keys it needs.
     pub fn open_session(&self, plan: &Plan) -> Result<Vec<u8>> {
-        let keys = self.evaluation_keys(plan.module())?;
+        // The keys are dropped once serialized, before the message copies their bytes.
+        let evaluation_keys = self.evaluation_keys(plan.module())?.to_bytes(&self.params);
         let msg = OpenSession {
             plan_fingerprint: plan_fingerprint(plan),
-            evaluation_keys: keys.to_bytes(&self.params),
+            evaluation_keys,
         };
         Ok(msg.encode_to_vec())
     }
