@@ -4,7 +4,7 @@
 //! bootstrapping included. The 8 greedy tokens must equal the fixture's onnxruntime reference; the
 //! max logit error against the reference is printed.
 //!
-//! Slow (about 27 minutes per fixture on 2 cores: 63 bootstraps and ~111 s per token), hence ignored:
+//! Slow (about 13 minutes per fixture on 2 cores: 28 bootstraps and ~55 s per token), hence ignored:
 //! `cargo test --release -p cachemir-tests --test encrypted_generation -- --ignored --nocapture`
 //! (`CACHEMIR_E2E_FIXTURES=optimum,dynamo-sdpa-op23` to pick fixtures).
 
