@@ -118,6 +118,27 @@ fn dense_matrix_at_sparse_slots_and_forced_giant_step() {
 }
 
 #[test]
+fn main_diagonal_only_and_the_zero_matrix() {
+    let n = 64;
+    let diags = diagonals(n, &[0], 3);
+    let x = random(n, 4);
+    let mut c = Ctx::new(Parameters::named("INSECURE_N12").unwrap(), &[], false);
+    let ct = c.encrypt(&x);
+    let lt = LinearTransform::new(n, diags.clone(), None).unwrap();
+    assert!(lt.rotation_steps().is_empty());
+    let encoded = lt.encode(&c.encoder, ct.level()).unwrap();
+    let out = c.eval.linear_transform(&ct, &encoded).unwrap();
+    let bits = c.bits(&out, &naive(n, &diags, &x));
+    assert!(bits >= 22.0, "main diagonal: {bits:.1} bits");
+    let zero = LinearTransform::new(n, Vec::new(), None).unwrap();
+    let encoded = zero.encode(&c.encoder, ct.level()).unwrap();
+    let out = c.eval.linear_transform(&ct, &encoded).unwrap();
+    assert_eq!((out.level(), out.scale()), (ct.level() - 1, ct.scale()));
+    let bits = c.bits(&out, &vec![Complex64::new(0.0, 0.0); n]);
+    assert!(bits >= 22.0, "zero matrix: {bits:.1} bits");
+}
+
+#[test]
 fn errors_are_typed() {
     let n = 16;
     let diags = diagonals(n, &[0, 1, 5], 3);

@@ -336,6 +336,12 @@ impl<B: Backend> Evaluator<B> {
             .into_iter()
             .collect();
         let scale = x.scale() * m.scale;
+        if m.groups.is_empty() {
+            // No diagonal: M = 0, at the scale the products would have.
+            let mut zero = self.mul_int(x, 0);
+            zero.set_scale(scale);
+            return Ok(zero);
+        }
         if babies.iter().all(|&i| i == 0) && m.groups.keys().all(|&j| j == 0) {
             return Ok(self.diagonal_product(x, m, scale));
         }
@@ -368,15 +374,8 @@ impl<B: Backend> Evaluator<B> {
                 }
             });
         }
-        Ok(match total {
-            Some(total) => self.mod_down_extended(total, scale, x.slots()),
-            None => {
-                // No diagonal: M = 0, at the scale the products would have.
-                let mut zero = self.mul_int(x, 0);
-                zero.set_scale(scale);
-                zero
-            }
-        })
+        let total = total.expect("a transform with a diagonal has a giant step");
+        Ok(self.mod_down_extended(total, scale, x.slots()))
     }
 
     /// `d_0 ⊙ x` for a transform whose only diagonal is the main one: no rotation, so nothing is
