@@ -1,0 +1,271 @@
+//! The butterflies of [`NttTable`] four lanes at a time with AVX2.
+//!
+//! AVX2 has no 64×64-bit multiply: each product is assembled from `_mm256_mul_epu32` (32×32 → 64)
+//! pieces. A Shoup product `x·w mod q` needs the high word of `x·w'` (four pieces) and the low words
+//! of `x·w` and `quotient·q` (three each). Lazy bounds are those of the portable loop; moduli are
+//! below `2^61`, so `4q < 2^63` and signed comparisons order the values. Stages whose halves are
+//! at least four apart load both operands as whole vectors; the last two forward stages (and the
+//! first two inverse ones) pair lanes with shuffles.
+
+use super::NttTable;
+use std::arch::x86_64::*;
+
+/// Forward transform (see [`NttTable::forward`]).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn forward(table: &NttTable, a: &mut [u64]) {
+    let n = a.len();
+    let k = Constants::new(table.modulus.value());
+    let mut half = n;
+    let mut groups = 1;
+    while half > 4 {
+        half /= 2;
+        for (g, block) in a.chunks_exact_mut(2 * half).enumerate() {
+            let w = Twiddle::splat(table.roots[groups + g], table.roots_shoup[groups + g]);
+            let (xs, ys) = block.split_at_mut(half);
+            for (x, y) in xs.chunks_exact_mut(4).zip(ys.chunks_exact_mut(4)) {
+                let (u, v) = forward_butterfly(load(x), load(y), &w, &k);
+                store(x, u);
+                store(y, v);
+            }
+        }
+        groups *= 2;
+    }
+    // Half 2: [x0 x1 y0 y1 | x2 x3 y2 y3] holds two groups.
+    for (g, block) in a.chunks_exact_mut(8).enumerate() {
+        let i = groups + 2 * g;
+        let w = Twiddle::pairs(&table.roots[i..i + 2], &table.roots_shoup[i..i + 2]);
+        let (lo, hi) = block.split_at_mut(4);
+        let (a0, b0) = (load(lo), load(hi));
+        let x = _mm256_permute2x128_si256::<0x20>(a0, b0);
+        let y = _mm256_permute2x128_si256::<0x31>(a0, b0);
+        let (u, v) = forward_butterfly(x, y, &w, &k);
+        store(lo, _mm256_permute2x128_si256::<0x20>(u, v));
+        store(hi, _mm256_permute2x128_si256::<0x31>(u, v));
+    }
+    groups *= 2;
+    // Half 1: [x0 y0 x1 y1 | x2 y2 x3 y3] holds four groups; unpacking orders them 0, 2, 1, 3.
+    for (g, block) in a.chunks_exact_mut(8).enumerate() {
+        let i = groups + 4 * g;
+        let w = Twiddle::interleaved(&table.roots[i..i + 4], &table.roots_shoup[i..i + 4]);
+        let (lo, hi) = block.split_at_mut(4);
+        let (a0, b0) = (load(lo), load(hi));
+        let x = _mm256_unpacklo_epi64(a0, b0);
+        let y = _mm256_unpackhi_epi64(a0, b0);
+        let (u, v) = forward_butterfly(x, y, &w, &k);
+        let (u, v) = (k.reduce_fully(u), k.reduce_fully(v));
+        store(lo, _mm256_unpacklo_epi64(u, v));
+        store(hi, _mm256_unpackhi_epi64(u, v));
+    }
+}
+
+/// Inverse transform (see [`NttTable::inverse`]).
+///
+/// # Safety
+/// The CPU must support AVX2.
+#[target_feature(enable = "avx2")]
+pub(super) unsafe fn inverse(table: &NttTable, a: &mut [u64]) {
+    let n = a.len();
+    let k = Constants::new(table.modulus.value());
+    let mut groups = n / 2;
+    // Half 1, then half 2: the mirror images of the forward transform's last stages.
+    for (g, block) in a.chunks_exact_mut(8).enumerate() {
+        let i = groups + 4 * g;
+        let w = Twiddle::interleaved(&table.inv_roots[i..i + 4], &table.inv_roots_shoup[i..i + 4]);
+        let (lo, hi) = block.split_at_mut(4);
+        let (a0, b0) = (load(lo), load(hi));
+        let (u, v) = inverse_butterfly(
+            _mm256_unpacklo_epi64(a0, b0),
+            _mm256_unpackhi_epi64(a0, b0),
+            &w,
+            &k,
+        );
+        store(lo, _mm256_unpacklo_epi64(u, v));
+        store(hi, _mm256_unpackhi_epi64(u, v));
+    }
+    groups /= 2;
+    for (g, block) in a.chunks_exact_mut(8).enumerate() {
+        let i = groups + 2 * g;
+        let w = Twiddle::pairs(&table.inv_roots[i..i + 2], &table.inv_roots_shoup[i..i + 2]);
+        let (lo, hi) = block.split_at_mut(4);
+        let (a0, b0) = (load(lo), load(hi));
+        let (u, v) = inverse_butterfly(
+            _mm256_permute2x128_si256::<0x20>(a0, b0),
+            _mm256_permute2x128_si256::<0x31>(a0, b0),
+            &w,
+            &k,
+        );
+        store(lo, _mm256_permute2x128_si256::<0x20>(u, v));
+        store(hi, _mm256_permute2x128_si256::<0x31>(u, v));
+    }
+    groups /= 2;
+    let mut half = 4;
+    while groups > 1 {
+        for (g, block) in a.chunks_exact_mut(2 * half).enumerate() {
+            let w = Twiddle::splat(
+                table.inv_roots[groups + g],
+                table.inv_roots_shoup[groups + g],
+            );
+            let (xs, ys) = block.split_at_mut(half);
+            for (x, y) in xs.chunks_exact_mut(4).zip(ys.chunks_exact_mut(4)) {
+                let (u, v) = inverse_butterfly(load(x), load(y), &w, &k);
+                store(x, u);
+                store(y, v);
+            }
+        }
+        half *= 2;
+        groups /= 2;
+    }
+    // Last stage with N^{-1} folded in: x ← (x + y)/N, y ← (x − y)·ψ^{−rev(1)}/N.
+    let w = Twiddle::splat(table.inv_roots[0], table.inv_roots_shoup[0]);
+    let n_inv = Twiddle::splat(table.n_inv.0, table.n_inv.1);
+    let (xs, ys) = a.split_at_mut(half);
+    for (x, y) in xs.chunks_exact_mut(4).zip(ys.chunks_exact_mut(4)) {
+        let (u, v) = (load(x), load(y));
+        let sum = _mm256_add_epi64(u, v);
+        let diff = _mm256_sub_epi64(_mm256_add_epi64(u, k.two_q), v);
+        store(x, reduce(mul_shoup_lazy(sum, &n_inv, &k), k.q));
+        store(y, reduce(mul_shoup_lazy(diff, &w, &k), k.q));
+    }
+}
+
+/// The modulus, broadcast.
+struct Constants {
+    q: __m256i,
+    two_q: __m256i,
+    /// High 32-bit halves of `q`.
+    q_hi: __m256i,
+}
+
+impl Constants {
+    #[target_feature(enable = "avx2")]
+    fn new(q: u64) -> Self {
+        let q = _mm256_set1_epi64x(q as i64);
+        Self {
+            q,
+            two_q: _mm256_add_epi64(q, q),
+            q_hi: _mm256_srli_epi64::<32>(q),
+        }
+    }
+
+    /// `[0, 4q) → [0, q)`.
+    #[target_feature(enable = "avx2")]
+    fn reduce_fully(&self, x: __m256i) -> __m256i {
+        reduce(reduce(x, self.two_q), self.q)
+    }
+}
+
+/// A twiddle per lane with its Shoup companion, and the high halves both products need.
+struct Twiddle {
+    w: __m256i,
+    w_hi: __m256i,
+    shoup: __m256i,
+    shoup_hi: __m256i,
+}
+
+impl Twiddle {
+    #[target_feature(enable = "avx2")]
+    fn new(w: __m256i, shoup: __m256i) -> Self {
+        Self {
+            w,
+            w_hi: _mm256_srli_epi64::<32>(w),
+            shoup,
+            shoup_hi: _mm256_srli_epi64::<32>(shoup),
+        }
+    }
+
+    /// One twiddle in every lane.
+    #[target_feature(enable = "avx2")]
+    fn splat(w: u64, shoup: u64) -> Self {
+        Self::new(
+            _mm256_set1_epi64x(w as i64),
+            _mm256_set1_epi64x(shoup as i64),
+        )
+    }
+
+    /// Lanes `[w0, w0, w1, w1]`.
+    #[target_feature(enable = "avx2")]
+    fn pairs(w: &[u64], shoup: &[u64]) -> Self {
+        let spread =
+            |v: &[u64]| _mm256_setr_epi64x(v[0] as i64, v[0] as i64, v[1] as i64, v[1] as i64);
+        Self::new(spread(w), spread(shoup))
+    }
+
+    /// Lanes `[w0, w2, w1, w3]`.
+    #[target_feature(enable = "avx2")]
+    fn interleaved(w: &[u64], shoup: &[u64]) -> Self {
+        let spread =
+            |v: &[u64]| _mm256_setr_epi64x(v[0] as i64, v[2] as i64, v[1] as i64, v[3] as i64);
+        Self::new(spread(w), spread(shoup))
+    }
+}
+
+#[target_feature(enable = "avx2")]
+fn load(x: &[u64]) -> __m256i {
+    assert!(x.len() >= 4);
+    // SAFETY: four u64 are in bounds (checked above); unaligned loads are allowed.
+    unsafe { _mm256_loadu_si256(x.as_ptr().cast()) }
+}
+
+#[target_feature(enable = "avx2")]
+fn store(x: &mut [u64], v: __m256i) {
+    assert!(x.len() >= 4);
+    // SAFETY: four u64 are in bounds (checked above); unaligned stores are allowed.
+    unsafe { _mm256_storeu_si256(x.as_mut_ptr().cast(), v) }
+}
+
+/// `x − m` where `x ≥ m` (values below `2^63`).
+#[target_feature(enable = "avx2")]
+fn reduce(x: __m256i, m: __m256i) -> __m256i {
+    let below = _mm256_cmpgt_epi64(m, x);
+    _mm256_sub_epi64(x, _mm256_andnot_si256(below, m))
+}
+
+/// `x·w mod q` in `[0, 2q)`: `x·w − ⌊x·w'/2^64⌋·q` in the low words.
+#[target_feature(enable = "avx2")]
+fn mul_shoup_lazy(x: __m256i, w: &Twiddle, k: &Constants) -> __m256i {
+    let x_hi = _mm256_srli_epi64::<32>(x);
+    // High word of x·w' from its four 32×32 pieces.
+    let low32 = _mm256_set1_epi64x(0xffff_ffff);
+    let ll = _mm256_mul_epu32(x, w.shoup);
+    let lh = _mm256_mul_epu32(x, w.shoup_hi);
+    let hl = _mm256_mul_epu32(x_hi, w.shoup);
+    let hh = _mm256_mul_epu32(x_hi, w.shoup_hi);
+    let mid = _mm256_add_epi64(lh, _mm256_srli_epi64::<32>(ll));
+    let mid2 = _mm256_add_epi64(hl, _mm256_and_si256(mid, low32));
+    let quotient = _mm256_add_epi64(
+        _mm256_add_epi64(hh, _mm256_srli_epi64::<32>(mid)),
+        _mm256_srli_epi64::<32>(mid2),
+    );
+    let product = mul_low(x, x_hi, w.w, w.w_hi);
+    let multiple = mul_low(quotient, _mm256_srli_epi64::<32>(quotient), k.q, k.q_hi);
+    _mm256_sub_epi64(product, multiple)
+}
+
+/// Low 64 bits of `a·b`, given the high halves.
+#[target_feature(enable = "avx2")]
+fn mul_low(a: __m256i, a_hi: __m256i, b: __m256i, b_hi: __m256i) -> __m256i {
+    let cross = _mm256_add_epi64(_mm256_mul_epu32(a, b_hi), _mm256_mul_epu32(a_hi, b));
+    _mm256_add_epi64(_mm256_mul_epu32(a, b), _mm256_slli_epi64::<32>(cross))
+}
+
+/// `(x, y) → (x + w·y, x − w·y)`, inputs below `4q`, outputs below `4q`.
+#[target_feature(enable = "avx2")]
+fn forward_butterfly(x: __m256i, y: __m256i, w: &Twiddle, k: &Constants) -> (__m256i, __m256i) {
+    let u = reduce(x, k.two_q);
+    let v = mul_shoup_lazy(y, w, k);
+    (
+        _mm256_add_epi64(u, v),
+        _mm256_sub_epi64(_mm256_add_epi64(u, k.two_q), v),
+    )
+}
+
+/// `(x, y) → (x + y, (x − y)·w)`, inputs below `2q`, outputs below `2q`.
+#[target_feature(enable = "avx2")]
+fn inverse_butterfly(x: __m256i, y: __m256i, w: &Twiddle, k: &Constants) -> (__m256i, __m256i) {
+    let sum = reduce(_mm256_add_epi64(x, y), k.two_q);
+    let diff = _mm256_sub_epi64(_mm256_add_epi64(x, k.two_q), y);
+    (sum, mul_shoup_lazy(diff, w, k))
+}
