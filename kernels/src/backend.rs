@@ -24,6 +24,9 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn mul_add_assign(&self, ring: &Ring, acc: &mut RnsPoly, a: &RnsPoly, b: &RnsPoly);
     /// `a *= s_k` on limb `k` (`scalars[k]` reduced modulo limb `k`'s prime).
     fn mul_scalar_assign(&self, ring: &Ring, a: &mut RnsPoly, scalars: &[u64]);
+    /// `acc += a · s_k` on limb `k` of `acc` (`a` over the same primes or more: its first
+    /// `acc.limb_count()` limbs are used; same form).
+    fn mul_scalar_add_assign(&self, ring: &Ring, acc: &mut RnsPoly, a: &RnsPoly, scalars: &[u64]);
     /// `a += s_k` on every evaluation of limb `k` (adds the constant polynomial `s`; evaluation form).
     fn add_scalar_assign(&self, ring: &Ring, a: &mut RnsPoly, scalars: &[u64]);
     /// `Σ_k a_k · b_k` point-wise with one reduction per output (evaluation form, at most 64 terms).

@@ -143,6 +143,30 @@ impl Backend for CpuBackend {
             });
     }
 
+    fn mul_scalar_add_assign(&self, ring: &Ring, acc: &mut RnsPoly, a: &RnsPoly, scalars: &[u64]) {
+        let count = acc.limb_count();
+        assert_eq!(scalars.len(), count);
+        assert_eq!(
+            acc.primes(),
+            &a.primes()[..count],
+            "operands over different primes"
+        );
+        assert_eq!(acc.form(), a.form(), "operands in different forms");
+        let primes = acc.primes().to_vec();
+        let n = acc.n();
+        acc.data_mut()
+            .par_chunks_mut(n)
+            .zip(a.data()[..count * n].par_chunks(n))
+            .zip(scalars.par_iter().zip(primes.par_iter()))
+            .for_each(|((x, y), (&s, &p))| {
+                let m = ring.modulus(p);
+                let s_shoup = m.shoup(s);
+                x.iter_mut()
+                    .zip(y)
+                    .for_each(|(x, &y)| *x = m.add(*x, m.mul_shoup(y, s, s_shoup)));
+            });
+    }
+
     fn add_scalar_assign(&self, ring: &Ring, a: &mut RnsPoly, scalars: &[u64]) {
         assert_eq!(
             a.form(),
@@ -509,6 +533,27 @@ mod tests {
                     .sum::<u128>()
                     % q;
                 assert_eq!(got.limb(k)[j] as u128, e);
+            }
+        }
+    }
+
+    #[test]
+    fn mul_scalar_add_uses_the_leading_limbs_of_a_longer_operand() {
+        let ring = ring();
+        let mut s = Sampler::from_os();
+        let primes = ring.qp_indices(1);
+        let mut acc = s.uniform(&ring, &primes[..2]);
+        let a = s.uniform(&ring, &primes);
+        let scalars = [12_345_678_901u64, 3];
+        let before = acc.clone();
+        CpuBackend.mul_scalar_add_assign(&ring, &mut acc, &a, &scalars);
+        for (k, &p) in acc.primes().iter().enumerate() {
+            let q = ring.modulus(p).value() as u128;
+            for j in 0..ring.n() {
+                let e = (before.limb(k)[j] as u128
+                    + a.limb(k)[j] as u128 * (scalars[k] as u128 % q))
+                    % q;
+                assert_eq!(acc.limb(k)[j] as u128, e, "limb {k}, coefficient {j}");
             }
         }
     }

@@ -122,6 +122,21 @@ impl RnsPoly {
         self.data.truncate(count * self.n);
     }
 
+    /// A copy of the first `count` limbs (what [`Self::truncate_limbs`] keeps, without copying the rest).
+    pub fn prefix(&self, count: usize) -> Self {
+        assert!(
+            count <= self.primes.len(),
+            "prefix of {count} limbs from {}",
+            self.primes.len()
+        );
+        Self {
+            n: self.n,
+            primes: self.primes[..count].to_vec(),
+            data: self.data[..count * self.n].to_vec(),
+            form: self.form,
+        }
+    }
+
     /// A copy of the limbs at storage positions `positions`.
     pub fn select_limbs(&self, positions: &[usize]) -> Self {
         let mut data = Vec::with_capacity(positions.len() * self.n);

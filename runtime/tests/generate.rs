@@ -55,6 +55,7 @@ fn encrypted_generation_matches_the_cleartext_loop() {
     let report = generate(&plan, &prompt, 3, |e| {
         events.push(match e {
             Progress::Keygen => "keygen".to_string(),
+            Progress::ServerSetup => "server setup".to_string(),
             Progress::Started { steps } => format!("started {steps}"),
             Progress::Token(t) => format!("token {}", t.position),
         })
@@ -74,6 +75,7 @@ fn encrypted_generation_matches_the_cleartext_loop() {
         events,
         [
             "keygen",
+            "server setup",
             "started 5",
             "token 0",
             "token 1",

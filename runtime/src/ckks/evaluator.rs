@@ -326,10 +326,10 @@ impl<B: Backend> Evaluator<B> {
                 level: ct.level(),
             });
         }
-        let mut out = ct.clone();
-        out.polys
-            .iter_mut()
-            .for_each(|p| p.truncate_limbs(level + 1));
-        Ok(out)
+        Ok(Ciphertext {
+            polys: ct.polys.iter().map(|p| p.prefix(level + 1)).collect(),
+            scale: ct.scale,
+            slots: ct.slots,
+        })
     }
 }

@@ -23,8 +23,9 @@
 //! integer `K_i = round(c_i·S'·q_{L+1}/s_i)`, the sum is declared at scale `S'·q_{L+1}` and rescaled.
 //! Declaring the scale is justified: it is the statement that the constant encoded is `K_i·s_i /
 //! (S'·q_{L+1})`, i.e. `c_i` up to an absolute rounding error ≤ `s_i / (2·S'·q_{L+1}) ≈ 2^{−41}` at
-//! the test sets, far below the noise. The same device ([`Evaluator::mul_const_to_scale`]) aligns the
-//! subtrahend `T_{a−b}` in the power basis recurrence.
+//! the test sets, far below the noise. The same device aligns the subtrahend of the power basis
+//! recurrence: `T_aT_b − T_{a−b}/2` is formed before the product's rescale (`T_{a−b}` times an integer,
+//! declared at the product's scale), so each power costs one rescale.
 
 use super::encoder::residue_of;
 use super::{Ciphertext, Evaluator};
@@ -134,48 +135,77 @@ impl<B: Backend> Evaluator<B> {
         target_scale: f64,
     ) -> Result<Ciphertext> {
         let work = level + 1;
-        let ring = self.params.ring();
         let q_work = *self.params.q().get(work).ok_or(RuntimeError::LevelTooLow {
             op: "linear_combination_to",
             needed: work,
             level: self.params.max_level(),
         })? as f64;
-        let declared = target_scale * q_work;
-        let mut acc: Option<Ciphertext> = None;
-        for &(c, ct) in terms {
-            if ct.level() < work {
-                return Err(RuntimeError::LevelTooLow {
-                    op: "linear_combination_to",
-                    needed: work,
-                    level: ct.level(),
-                });
-            }
-            let k = c * declared / ct.scale;
-            let residues: Vec<u64> = (0..=work).map(|i| residue_of(k, ring.modulus(i))).collect();
-            let mut term = self.drop_to_level(ct, work)?;
-            term.polys
-                .iter_mut()
-                .for_each(|p| self.backend.mul_scalar_assign(ring, p, &residues));
-            term.scale = declared;
-            acc = Some(match acc {
-                None => term,
-                Some(mut a) => {
-                    self.add_assign(&mut a, &term)?;
-                    a
-                }
-            });
-        }
-        let Some(mut acc) = acc else {
-            return Err(RuntimeError::InvalidParameters {
-                reason: "linear_combination_to: no ciphertext term".into(),
-            });
-        };
+        let mut acc = self.integer_combination(terms, work, target_scale * q_work)?;
         if constant != 0.0 {
             acc = self.add_const(&acc, Complex64::new(constant, 0.0))?;
         }
         self.rescale_assign(&mut acc)?;
         acc.scale = target_scale;
         Ok(acc)
+    }
+
+    /// `Σ c_i·ct_i` at `level` declared at scale `declared`, no rescale: each `ct_i` (at level ≥
+    /// `level`) is multiplied by the integer `round(c_i·declared/scale_i)`, so `c_i` is exact up to
+    /// an absolute `scale_i/(2·declared)`.
+    fn integer_combination(
+        &self,
+        terms: &[(f64, &Ciphertext)],
+        level: usize,
+        declared: f64,
+    ) -> Result<Ciphertext> {
+        let ring = self.params.ring();
+        let mut acc: Option<Ciphertext> = None;
+        for &(c, ct) in terms {
+            if ct.level() < level {
+                return Err(RuntimeError::LevelTooLow {
+                    op: "linear_combination_to",
+                    needed: level,
+                    level: ct.level(),
+                });
+            }
+            let k = c * declared / ct.scale;
+            let residues: Vec<u64> = (0..=level)
+                .map(|i| residue_of(k, ring.modulus(i)))
+                .collect();
+            match &mut acc {
+                None => {
+                    let mut term = self.drop_to_level(ct, level)?;
+                    term.polys
+                        .iter_mut()
+                        .for_each(|p| self.backend.mul_scalar_assign(ring, p, &residues));
+                    term.scale = declared;
+                    acc = Some(term);
+                }
+                // Later terms accumulate straight from their limbs: no copy, one pass.
+                Some(a) => {
+                    if a.slots != ct.slots {
+                        return Err(RuntimeError::SlotMismatch {
+                            op: "linear_combination_to",
+                            left: a.slots,
+                            right: ct.slots,
+                        });
+                    }
+                    if a.polys.len() != ct.polys.len() {
+                        return Err(RuntimeError::Degree {
+                            op: "linear_combination_to",
+                            degree: ct.polys.len() - 1,
+                            expected: a.polys.len() - 1,
+                        });
+                    }
+                    for (x, y) in a.polys.iter_mut().zip(&ct.polys) {
+                        self.backend.mul_scalar_add_assign(ring, x, y, &residues);
+                    }
+                }
+            }
+        }
+        acc.ok_or_else(|| RuntimeError::InvalidParameters {
+            reason: "linear_combination_to: no ciphertext term".into(),
+        })
     }
 
     /// Makes sure `T_i` is in the basis.
@@ -199,14 +229,16 @@ impl<B: Backend> Evaluator<B> {
         let tb = self.drop_to_level(&basis.powers[&b], level + 1)?;
         let mut t = self.mul_relin(&ta, &tb)?;
         basis.products += 1;
+        if a != b {
+            // T_aT_b − T_{a−b}/2 before the rescale: one rescale for both terms.
+            let half =
+                self.integer_combination(&[(0.5, &basis.powers[&(a - b)])], level + 1, t.scale)?;
+            self.sub_assign(&mut t, &half)?;
+        }
         self.rescale_assign(&mut t)?;
         let mut t = self.mul_int(&t, 2);
         if a == b {
             t = self.add_const(&t, Complex64::new(-1.0, 0.0))?;
-        } else {
-            let sub =
-                self.linear_combination_to(&[(1.0, &basis.powers[&(a - b)])], 0.0, level, t.scale)?;
-            self.sub_assign(&mut t, &sub)?;
         }
         basis.powers.insert(i, t);
         Ok(())

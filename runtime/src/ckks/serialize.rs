@@ -14,6 +14,7 @@ use super::{Ciphertext, EvaluationKeys, Parameters, PublicKey, SwitchingKey};
 use crate::bytes::ByteReader;
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{Form, RnsPoly};
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 const MAGIC: &[u8; 4] = b"CMCK";
@@ -65,24 +66,19 @@ impl<'p> Writer<'p> {
         self.out.extend_from_slice(&v.to_le_bytes());
     }
 
-    /// Residues of each limb, bit-packed at the width of the limb's prime.
+    /// Residues of each limb, bit-packed at the width of the limb's prime (limbs in parallel).
     fn poly(&mut self, p: &RnsPoly) {
         debug_assert_eq!(p.form(), Form::Eval);
-        for (k, &prime) in p.primes().iter().enumerate() {
-            let width = self.params.ring().modulus(prime).bits();
-            let (mut acc, mut bits) = (0u128, 0u32);
-            for &v in p.limb(k) {
-                acc |= (v as u128) << bits;
-                bits += width;
-                while bits >= 64 {
-                    self.out.extend_from_slice(&(acc as u64).to_le_bytes());
-                    acc >>= 64;
-                    bits -= 64;
-                }
-            }
-            self.out
-                .extend_from_slice(&acc.to_le_bytes()[..bits.div_ceil(8) as usize]);
-        }
+        let ring = self.params.ring();
+        let packed: Vec<Vec<u8>> = p
+            .primes()
+            .par_iter()
+            .enumerate()
+            .map(|(k, &prime)| pack_limb(p.limb(k), ring.modulus(prime).bits()))
+            .collect();
+        packed
+            .iter()
+            .for_each(|limb| self.out.extend_from_slice(limb));
     }
 
     fn finish(mut self) -> Vec<u8> {
@@ -90,6 +86,23 @@ impl<'p> Writer<'p> {
         self.out.extend_from_slice(&crc.to_le_bytes());
         self.out
     }
+}
+
+/// One limb's residues, `width` bits each, little-endian, padded to a whole byte.
+fn pack_limb(limb: &[u64], width: u32) -> Vec<u8> {
+    let mut out = Vec::with_capacity((limb.len() * width as usize).div_ceil(8));
+    let (mut acc, mut bits) = (0u128, 0u32);
+    for &v in limb {
+        acc |= (v as u128) << bits;
+        bits += width;
+        while bits >= 64 {
+            out.extend_from_slice(&(acc as u64).to_le_bytes());
+            acc >>= 64;
+            bits -= 64;
+        }
+    }
+    out.extend_from_slice(&acc.to_le_bytes()[..bits.div_ceil(8) as usize]);
+    out
 }
 
 struct Reader<'a, 'p> {
@@ -142,35 +155,70 @@ impl<'a, 'p> Reader<'a, 'p> {
 
     /// A polynomial over the given prime-table entries.
     fn poly(&mut self, primes: &[usize]) -> Result<RnsPoly> {
+        let bytes = self.take(self.poly_len(primes))?;
+        self.decode_poly(primes, bytes)
+    }
+
+    /// Bytes of a packed polynomial over `primes`.
+    fn poly_len(&self, primes: &[usize]) -> usize {
+        primes.iter().map(|&p| self.limb_len(p)).sum()
+    }
+
+    /// Bytes of one packed limb modulo prime-table entry `prime`.
+    fn limb_len(&self, prime: usize) -> usize {
+        let width = self.params.ring().modulus(prime).bits() as usize;
+        (self.params.n() * width).div_ceil(8)
+    }
+
+    /// Unpacks a polynomial from exactly [`Self::poly_len`] bytes, limbs in parallel.
+    fn decode_poly(&self, primes: &[usize], bytes: &[u8]) -> Result<RnsPoly> {
         let n = self.params.n();
-        let mut data = Vec::with_capacity(n * primes.len());
+        let mut limbs = Vec::with_capacity(primes.len());
+        let mut rest = bytes;
         for &prime in primes {
-            let m = self.params.ring().modulus(prime);
-            let width = m.bits();
-            let packed = self.take((n * width as usize).div_ceil(8))?;
-            let mask = (1u128 << width) - 1;
-            let (mut acc, mut bits, mut bytes) = (0u128, 0u32, packed.iter());
-            for i in 0..n {
-                while bits < width {
-                    acc |= (*bytes.next().expect("length checked") as u128) << bits;
-                    bits += 8;
-                }
-                let v = (acc & mask) as u64;
-                acc >>= width;
-                bits -= width;
-                if v >= m.value() {
-                    return Err(self.err(format!(
-                        "residue {v} ≥ prime {} at coefficient {i}",
-                        m.value()
-                    )));
-                }
-                data.push(v);
-            }
+            let (limb, tail) = rest.split_at(self.limb_len(prime));
+            limbs.push((prime, limb));
+            rest = tail;
         }
+        let mut data = vec![0u64; n * primes.len()];
+        data.par_chunks_mut(n)
+            .zip(limbs)
+            .try_for_each(|(out, (prime, packed))| self.decode_limb(prime, packed, out))?;
         Ok(RnsPoly::from_raw(n, primes.to_vec(), data, Form::Eval))
     }
 
+    /// Unpacks one limb, checking every residue against its prime.
+    fn decode_limb(&self, prime: usize, packed: &[u8], out: &mut [u64]) -> Result<()> {
+        let m = self.params.ring().modulus(prime);
+        let width = m.bits();
+        let mask = (1u128 << width) - 1;
+        let (mut acc, mut bits, mut bytes) = (0u128, 0u32, packed.iter());
+        for (i, o) in out.iter_mut().enumerate() {
+            while bits < width {
+                acc |= (*bytes.next().expect("length checked") as u128) << bits;
+                bits += 8;
+            }
+            let v = (acc & mask) as u64;
+            acc >>= width;
+            bits -= width;
+            if v >= m.value() {
+                return Err(self.err(format!(
+                    "residue {v} ≥ prime {} at coefficient {i}",
+                    m.value()
+                )));
+            }
+            *o = v;
+        }
+        Ok(())
+    }
+
     fn switching_key(&mut self) -> Result<SwitchingKey> {
+        let pending = self.pending_key()?;
+        self.decode_key(pending)
+    }
+
+    /// A switching key's header, checked, and the bytes of its polynomials, not yet unpacked.
+    fn pending_key(&mut self) -> Result<PendingKey<'a>> {
         let level = self.u32()? as usize;
         if level > self.params.max_level() {
             return Err(self.err(format!(
@@ -186,18 +234,34 @@ impl<'a, 'p> Reader<'a, 'p> {
             )));
         }
         let seed = self.seed()?;
-        let primes = self.params.ring().qp_indices(level);
-        let bs = (0..dnum)
-            .map(|_| self.poly(&primes))
+        let len = self.poly_len(&self.params.ring().qp_indices(level));
+        let polys = (0..dnum)
+            .map(|_| self.take(len))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(PendingKey { level, seed, polys })
+    }
+
+    /// Unpacks a key's `b` halves and regenerates its `a` halves from the seed.
+    fn decode_key(&self, key: PendingKey) -> Result<SwitchingKey> {
+        let primes = self.params.ring().qp_indices(key.level);
+        let bs = key
+            .polys
+            .iter()
+            .map(|bytes| self.decode_poly(&primes, bytes))
             .collect::<Result<Vec<_>>>()?;
         let digits = bs
             .into_iter()
-            .zip(uniform_halves(self.params, seed, dnum, &primes))
+            .zip(uniform_halves(
+                self.params,
+                key.seed,
+                key.polys.len(),
+                &primes,
+            ))
             .collect();
         Ok(SwitchingKey {
             digits,
-            seed,
-            level,
+            seed: key.seed,
+            level: key.level,
         })
     }
 
@@ -209,6 +273,14 @@ impl<'a, 'p> Reader<'a, 'p> {
         self.bytes.finish()?;
         Ok(value)
     }
+}
+
+/// A switching key read by [`Reader::pending_key`]: many of them unpack in parallel.
+struct PendingKey<'a> {
+    level: usize,
+    seed: [u8; 32],
+    /// The packed `b` half of each digit.
+    polys: Vec<&'a [u8]>,
 }
 
 fn write_switching_key(w: &mut Writer, key: &SwitchingKey) {
@@ -332,17 +404,21 @@ impl EvaluationKeys {
         };
         let count = r.u32()? as usize;
         let two_n = 2 * params.n() as u64;
-        let mut galois = BTreeMap::new();
+        let mut pending = BTreeMap::new();
         for _ in 0..count {
             let g = r.u64()?;
-            if g % 2 == 0 || g >= two_n || galois.contains_key(&g) {
+            if g % 2 == 0 || g >= two_n || pending.contains_key(&g) {
                 return Err(r.err(format!(
                     "Galois element {g} is not a distinct odd residue below {two_n}"
                 )));
             }
-            let key = r.switching_key()?;
-            galois.insert(g, key);
+            pending.insert(g, r.pending_key()?);
         }
+        // Unpacking and regenerating the uniform halves is the slow part: one key per thread.
+        let galois = pending
+            .into_par_iter()
+            .map(|(g, key)| Ok((g, r.decode_key(key)?)))
+            .collect::<Result<BTreeMap<_, _>>>()?;
         let encapsulation = match r.u8()? {
             0 => None,
             1 => Some(EncapsulationKeys {

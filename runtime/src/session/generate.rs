@@ -50,6 +50,9 @@ pub struct GenerationReport {
     pub keygen_ms: f64,
     /// Bytes of the session-opening message (the evaluation keys, serialized) sent to the server.
     pub evaluation_key_bytes: usize,
+    /// The server's session setup (loading the keys, encoding the plan's plaintexts and
+    /// bootstrapping matrices), milliseconds.
+    pub server_setup_ms: f64,
 }
 
 /// Progress of a generation, for a caller that draws it.
@@ -57,6 +60,8 @@ pub struct GenerationReport {
 pub enum Progress<'a> {
     /// The client is generating the evaluation keys.
     Keygen,
+    /// The server is loading the keys and encoding the plan.
+    ServerSetup,
     /// The keys are on the server; `steps` tokens will be fed.
     Started {
         /// Tokens to feed.
@@ -103,8 +108,11 @@ pub fn generate(
     let open = client.open_session(plan)?;
     let keygen_ms = ms(start);
     let evaluation_key_bytes = open.len();
+    progress(Progress::ServerSetup);
+    let start = Instant::now();
     let mut server = Server::open(plan, params, &open, CpuBackend)?;
     drop(open); // the server holds the keys now; the message would double their memory
+    let server_setup_ms = ms(start);
 
     progress(Progress::Started { steps });
     let (mut generated, mut rows, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
@@ -142,5 +150,6 @@ pub fn generate(
         tokens,
         keygen_ms,
         evaluation_key_bytes,
+        server_setup_ms,
     })
 }

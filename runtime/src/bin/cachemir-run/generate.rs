@@ -62,6 +62,9 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             args.max_new_tokens,
             |event| match event {
                 Progress::Keygen => {}
+                Progress::ServerSetup => {
+                    keygen.set_message("the server loads the keys and encodes the plan")
+                }
                 Progress::Started { steps } => {
                     keygen.finish_and_clear();
                     let b = ProgressBar::new(steps as u64).with_style(
@@ -95,11 +98,12 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         let total: f64 = report.tokens.iter().map(|t| t.millis).sum();
         let next = report.logits.last().map(|row| argmax(row));
         println!(
-            "generated ids: {}\ngreedy next token after the last one fed: {}\nkeys: {:.1} s, {:.1} MB; {} tokens in {:.1} s",
+            "generated ids: {}\ngreedy next token after the last one fed: {}\nkeys: {:.1} s, {:.1} MB; server setup: {:.1} s; {} tokens in {:.1} s",
             ids.join(","),
             next.map_or("-".into(), |t| t.to_string()),
             report.keygen_ms / 1e3,
             report.evaluation_key_bytes as f64 / 1e6,
+            report.server_setup_ms / 1e3,
             report.tokens.len(),
             total / 1e3
         );
