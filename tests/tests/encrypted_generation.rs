@@ -6,7 +6,10 @@
 //!
 //! Slow (about 13 minutes per fixture on 2 cores: 28 bootstraps and ~55 s per token), hence ignored:
 //! `cargo test --release -p cachemir-tests --test encrypted_generation -- --ignored --nocapture`
-//! (`CACHEMIR_E2E_FIXTURES=optimum,dynamo-sdpa-op23` to pick fixtures).
+//! (`CACHEMIR_E2E_FIXTURES=optimum,dynamo-sdpa-op23` to pick fixtures). The same test at the secure
+//! set: `CACHEMIR_E2E_PARAMS=N16_BOOT CACHEMIR_E2E_FIXTURES=optimum cargo test --release -p cachemir-tests
+//! --test encrypted_generation -- --ignored --nocapture` (14 steps at ~9 minutes each: about 2 hours
+//! per fixture).
 
 use cachemir_compiler::calibrate::observe;
 use cachemir_compiler::lower::{self, params, Options, Strategy};
@@ -45,6 +48,8 @@ fn ids(v: &serde_json::Value) -> Vec<u32> {
 #[ignore]
 fn encrypted_generation_gives_the_reference_tokens() {
     let chosen = std::env::var("CACHEMIR_E2E_FIXTURES").unwrap_or_else(|_| FIXTURES.join(","));
+    let set = std::env::var("CACHEMIR_E2E_PARAMS").unwrap_or_else(|_| "INSECURE_N12_BOOT".into());
+    let params = params::by_name(&set).unwrap_or_else(|| panic!("no parameter set named {set}"));
     for name in chosen.split(',') {
         let text = std::fs::read_to_string(fixture(name).join("reference.json")).unwrap();
         let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
@@ -56,7 +61,7 @@ fn encrypted_generation_gives_the_reference_tokens() {
         let cal = observe(&tensor, &CALIBRATION).unwrap();
         let opts = Options {
             strategy: Strategy::Cachemir,
-            params: params::by_name("INSECURE_N12_BOOT").unwrap(),
+            params: params.clone(),
             slots: None,
             max_context: 16,
             cache_level: None,
@@ -88,7 +93,7 @@ fn encrypted_generation_gives_the_reference_tokens() {
             })
             .fold(0.0, f64::max);
         eprintln!(
-            "{name}: generated {:?}, max |logit error| vs onnxruntime {err:.3e} ({:.1} bits)",
+            "{name} at {set}: generated {:?}, max |logit error| vs onnxruntime {err:.3e} ({:.1} bits)",
             report.generated_ids,
             -err.log2()
         );

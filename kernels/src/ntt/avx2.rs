@@ -16,49 +16,20 @@ use std::arch::x86_64::*;
 /// The CPU must support AVX2.
 #[target_feature(enable = "avx2")]
 pub(super) unsafe fn forward(table: &NttTable, a: &mut [u64]) {
-    let n = a.len();
     let k = Constants::new(table.modulus.value());
-    let mut half = n;
-    let mut groups = 1;
-    while half > 4 {
+    let twiddles = (&table.roots[..], &table.roots_shoup[..]);
+    let butterfly = |x, y, w: &Twiddle| forward_butterfly(x, y, w, &k);
+    let (mut half, mut groups) = (a.len() / 2, 1);
+    while half >= 4 {
+        wide_stage(a, half, groups, twiddles, butterfly);
         half /= 2;
-        for (g, block) in a.chunks_exact_mut(2 * half).enumerate() {
-            let w = Twiddle::splat(table.roots[groups + g], table.roots_shoup[groups + g]);
-            let (xs, ys) = block.split_at_mut(half);
-            for (x, y) in xs.chunks_exact_mut(4).zip(ys.chunks_exact_mut(4)) {
-                let (u, v) = forward_butterfly(load(x), load(y), &w, &k);
-                store(x, u);
-                store(y, v);
-            }
-        }
         groups *= 2;
     }
-    // Half 2: [x0 x1 y0 y1 | x2 x3 y2 y3] holds two groups.
-    for (g, block) in a.chunks_exact_mut(8).enumerate() {
-        let i = groups + 2 * g;
-        let w = Twiddle::pairs(&table.roots[i..i + 2], &table.roots_shoup[i..i + 2]);
-        let (lo, hi) = block.split_at_mut(4);
-        let (a0, b0) = (load(lo), load(hi));
-        let x = _mm256_permute2x128_si256::<0x20>(a0, b0);
-        let y = _mm256_permute2x128_si256::<0x31>(a0, b0);
-        let (u, v) = forward_butterfly(x, y, &w, &k);
-        store(lo, _mm256_permute2x128_si256::<0x20>(u, v));
-        store(hi, _mm256_permute2x128_si256::<0x31>(u, v));
-    }
-    groups *= 2;
-    // Half 1: [x0 y0 x1 y1 | x2 y2 x3 y3] holds four groups; unpacking orders them 0, 2, 1, 3.
-    for (g, block) in a.chunks_exact_mut(8).enumerate() {
-        let i = groups + 4 * g;
-        let w = Twiddle::interleaved(&table.roots[i..i + 4], &table.roots_shoup[i..i + 4]);
-        let (lo, hi) = block.split_at_mut(4);
-        let (a0, b0) = (load(lo), load(hi));
-        let x = _mm256_unpacklo_epi64(a0, b0);
-        let y = _mm256_unpackhi_epi64(a0, b0);
-        let (u, v) = forward_butterfly(x, y, &w, &k);
-        let (u, v) = (k.reduce_fully(u), k.reduce_fully(v));
-        store(lo, _mm256_unpacklo_epi64(u, v));
-        store(hi, _mm256_unpackhi_epi64(u, v));
-    }
+    pairs_stage(a, groups, twiddles, butterfly);
+    interleaved_stage(a, 2 * groups, twiddles, |x, y, w: &Twiddle| {
+        let (u, v) = forward_butterfly(x, y, w, &k);
+        (k.reduce_fully(u), k.reduce_fully(v))
+    });
 }
 
 /// Inverse transform (see [`NttTable::inverse`]).
@@ -69,52 +40,13 @@ pub(super) unsafe fn forward(table: &NttTable, a: &mut [u64]) {
 pub(super) unsafe fn inverse(table: &NttTable, a: &mut [u64]) {
     let n = a.len();
     let k = Constants::new(table.modulus.value());
-    let mut groups = n / 2;
-    // Half 1, then half 2: the mirror images of the forward transform's last stages.
-    for (g, block) in a.chunks_exact_mut(8).enumerate() {
-        let i = groups + 4 * g;
-        let w = Twiddle::interleaved(&table.inv_roots[i..i + 4], &table.inv_roots_shoup[i..i + 4]);
-        let (lo, hi) = block.split_at_mut(4);
-        let (a0, b0) = (load(lo), load(hi));
-        let (u, v) = inverse_butterfly(
-            _mm256_unpacklo_epi64(a0, b0),
-            _mm256_unpackhi_epi64(a0, b0),
-            &w,
-            &k,
-        );
-        store(lo, _mm256_unpacklo_epi64(u, v));
-        store(hi, _mm256_unpackhi_epi64(u, v));
-    }
-    groups /= 2;
-    for (g, block) in a.chunks_exact_mut(8).enumerate() {
-        let i = groups + 2 * g;
-        let w = Twiddle::pairs(&table.inv_roots[i..i + 2], &table.inv_roots_shoup[i..i + 2]);
-        let (lo, hi) = block.split_at_mut(4);
-        let (a0, b0) = (load(lo), load(hi));
-        let (u, v) = inverse_butterfly(
-            _mm256_permute2x128_si256::<0x20>(a0, b0),
-            _mm256_permute2x128_si256::<0x31>(a0, b0),
-            &w,
-            &k,
-        );
-        store(lo, _mm256_permute2x128_si256::<0x20>(u, v));
-        store(hi, _mm256_permute2x128_si256::<0x31>(u, v));
-    }
-    groups /= 2;
-    let mut half = 4;
+    let twiddles = (&table.inv_roots[..], &table.inv_roots_shoup[..]);
+    let butterfly = |x, y, w: &Twiddle| inverse_butterfly(x, y, w, &k);
+    interleaved_stage(a, n / 2, twiddles, butterfly);
+    pairs_stage(a, n / 4, twiddles, butterfly);
+    let (mut half, mut groups) = (4, n / 8);
     while groups > 1 {
-        for (g, block) in a.chunks_exact_mut(2 * half).enumerate() {
-            let w = Twiddle::splat(
-                table.inv_roots[groups + g],
-                table.inv_roots_shoup[groups + g],
-            );
-            let (xs, ys) = block.split_at_mut(half);
-            for (x, y) in xs.chunks_exact_mut(4).zip(ys.chunks_exact_mut(4)) {
-                let (u, v) = inverse_butterfly(load(x), load(y), &w, &k);
-                store(x, u);
-                store(y, v);
-            }
-        }
+        wide_stage(a, half, groups, twiddles, butterfly);
         half *= 2;
         groups /= 2;
     }
@@ -128,6 +60,76 @@ pub(super) unsafe fn inverse(table: &NttTable, a: &mut [u64]) {
         let diff = _mm256_sub_epi64(_mm256_add_epi64(u, k.two_q), v);
         store(x, reduce(mul_shoup_lazy(sum, &n_inv, &k), k.q));
         store(y, reduce(mul_shoup_lazy(diff, &w, &k), k.q));
+    }
+}
+
+/// Twiddles (`w`, then their Shoup companions) indexed by `groups + g`.
+type Twiddles<'a> = (&'a [u64], &'a [u64]);
+
+/// A stage of `groups` blocks whose halves are `half ≥ 4` apart: whole vectors on both sides.
+#[target_feature(enable = "avx2")]
+fn wide_stage(
+    a: &mut [u64],
+    half: usize,
+    groups: usize,
+    (roots, shoup): Twiddles,
+    butterfly: impl Fn(__m256i, __m256i, &Twiddle) -> (__m256i, __m256i),
+) {
+    for (g, block) in a.chunks_exact_mut(2 * half).enumerate() {
+        let w = Twiddle::splat(roots[groups + g], shoup[groups + g]);
+        let (xs, ys) = block.split_at_mut(half);
+        for (x, y) in xs.chunks_exact_mut(4).zip(ys.chunks_exact_mut(4)) {
+            let (u, v) = butterfly(load(x), load(y), &w);
+            store(x, u);
+            store(y, v);
+        }
+    }
+}
+
+/// The stage with halves 2 apart: `[x0 x1 y0 y1 | x2 x3 y2 y3]` holds two groups.
+#[target_feature(enable = "avx2")]
+fn pairs_stage(
+    a: &mut [u64],
+    groups: usize,
+    (roots, shoup): Twiddles,
+    butterfly: impl Fn(__m256i, __m256i, &Twiddle) -> (__m256i, __m256i),
+) {
+    for (g, block) in a.chunks_exact_mut(8).enumerate() {
+        let i = groups + 2 * g;
+        let w = Twiddle::pairs(&roots[i..i + 2], &shoup[i..i + 2]);
+        let (lo, hi) = block.split_at_mut(4);
+        let (a0, b0) = (load(lo), load(hi));
+        let (u, v) = butterfly(
+            _mm256_permute2x128_si256::<0x20>(a0, b0),
+            _mm256_permute2x128_si256::<0x31>(a0, b0),
+            &w,
+        );
+        store(lo, _mm256_permute2x128_si256::<0x20>(u, v));
+        store(hi, _mm256_permute2x128_si256::<0x31>(u, v));
+    }
+}
+
+/// The stage with halves 1 apart: `[x0 y0 x1 y1 | x2 y2 x3 y3]` holds four groups, which
+/// unpacking orders 0, 2, 1, 3.
+#[target_feature(enable = "avx2")]
+fn interleaved_stage(
+    a: &mut [u64],
+    groups: usize,
+    (roots, shoup): Twiddles,
+    butterfly: impl Fn(__m256i, __m256i, &Twiddle) -> (__m256i, __m256i),
+) {
+    for (g, block) in a.chunks_exact_mut(8).enumerate() {
+        let i = groups + 4 * g;
+        let w = Twiddle::interleaved(&roots[i..i + 4], &shoup[i..i + 4]);
+        let (lo, hi) = block.split_at_mut(4);
+        let (a0, b0) = (load(lo), load(hi));
+        let (u, v) = butterfly(
+            _mm256_unpacklo_epi64(a0, b0),
+            _mm256_unpackhi_epi64(a0, b0),
+            &w,
+        );
+        store(lo, _mm256_unpacklo_epi64(u, v));
+        store(hi, _mm256_unpackhi_epi64(u, v));
     }
 }
 
