@@ -163,7 +163,7 @@ impl<B: Backend> Evaluator<B> {
         for &(c, ct) in terms {
             if ct.level() < level {
                 return Err(RuntimeError::LevelTooLow {
-                    op: "linear_combination_to",
+                    op: "integer_combination",
                     needed: level,
                     level: ct.level(),
                 });
@@ -185,14 +185,14 @@ impl<B: Backend> Evaluator<B> {
                 Some(a) => {
                     if a.slots != ct.slots {
                         return Err(RuntimeError::SlotMismatch {
-                            op: "linear_combination_to",
+                            op: "integer_combination",
                             left: a.slots,
                             right: ct.slots,
                         });
                     }
                     if a.polys.len() != ct.polys.len() {
                         return Err(RuntimeError::Degree {
-                            op: "linear_combination_to",
+                            op: "integer_combination",
                             degree: ct.polys.len() - 1,
                             expected: a.polys.len() - 1,
                         });
@@ -204,7 +204,7 @@ impl<B: Backend> Evaluator<B> {
             }
         }
         acc.ok_or_else(|| RuntimeError::InvalidParameters {
-            reason: "linear_combination_to: no ciphertext term".into(),
+            reason: "integer_combination: no ciphertext term".into(),
         })
     }
 
