@@ -151,7 +151,7 @@ fn session_round_trips_and_refusals() {
     let io = plan.client_io();
     let mut client = Client::new(params.clone(), CpuBackend);
     let open = client.open_session(&plan).unwrap();
-    let mut server = Server::open(&plan, params.clone(), &open, CpuBackend).unwrap();
+    let mut server = Server::open(&plan, params.clone(), open.clone().into(), CpuBackend).unwrap();
     let interp = Interpreter::new(plan.module(), plan.weights()).unwrap();
     let mut clear_state = ClearKvState::default();
     for position in 0..2u32 {
@@ -179,7 +179,14 @@ fn session_round_trips_and_refusals() {
 
     // The KV cache saved and resumed in a new server: the next step gives identical outputs.
     let saved = server.save_state();
-    let mut resumed = Server::resume(&plan, params.clone(), &open, &saved, CpuBackend).unwrap();
+    let mut resumed = Server::resume(
+        &plan,
+        params.clone(),
+        open.clone().into(),
+        &saved,
+        CpuBackend,
+    )
+    .unwrap();
     let values = BTreeMap::from([("x".to_string(), vec![0.25; 16])]);
     let request = client.step_request(&io, 2, &values).unwrap();
     let [original, restored] = [&mut server, &mut resumed].map(|s| {
@@ -193,7 +200,7 @@ fn session_round_trips_and_refusals() {
     let mut flipped = saved.clone();
     flipped[saved.len() / 2] ^= 0x10;
     for bad in [&flipped[..], &saved[..saved.len() - 9], &[][..]] {
-        let err = Server::resume(&plan, params.clone(), &open, bad, CpuBackend)
+        let err = Server::resume(&plan, params.clone(), open.clone().into(), bad, CpuBackend)
             .err()
             .unwrap();
         assert!(err.to_string().contains("KV-cache state"), "{err}");
@@ -206,7 +213,7 @@ fn session_round_trips_and_refusals() {
     let err = Server::resume(
         &renamed,
         params.clone(),
-        &client.open_session(&renamed).unwrap(),
+        client.open_session(&renamed).unwrap().into(),
         &saved,
         CpuBackend,
     )
@@ -235,7 +242,7 @@ fn session_round_trips_and_refusals() {
     )
     .unwrap();
     let foreign = client.open_session(&other).unwrap();
-    let err = Server::open(&plan, params, &foreign, CpuBackend)
+    let err = Server::open(&plan, params, foreign.into(), CpuBackend)
         .err()
         .unwrap();
     assert!(err.to_string().contains("another plan"), "{err}");

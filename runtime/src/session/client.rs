@@ -83,7 +83,7 @@ impl<B: Backend + Clone> Client<B> {
         let evaluation_keys = self.evaluation_keys(plan.module())?.to_bytes(&self.params);
         let msg = OpenSession {
             plan_fingerprint: plan_fingerprint(plan),
-            evaluation_keys,
+            evaluation_keys: evaluation_keys.into(),
         };
         Ok(msg.encode_to_vec())
     }

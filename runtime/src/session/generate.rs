@@ -110,8 +110,8 @@ pub fn generate(
     let evaluation_key_bytes = open.len();
     progress(Progress::ServerSetup);
     let start = Instant::now();
-    let mut server = Server::open(plan, params, &open, CpuBackend)?;
-    drop(open); // the server holds the keys now; the message would double their memory
+    // Moved, not copied: the server reads the keys out of the message's own buffer.
+    let mut server = Server::open(plan, params, open.into(), CpuBackend)?;
     let server_setup_ms = ms(start);
 
     progress(Progress::Started { steps });

@@ -15,9 +15,10 @@ pub struct OpenSession {
     /// CRC-32 of the plan file the client compiled against ([`plan_fingerprint`]).
     #[prost(uint32, tag = "1")]
     pub plan_fingerprint: u32,
-    /// Relinearization and Galois keys (`EvaluationKeys::to_bytes`).
-    #[prost(bytes = "vec", tag = "2")]
-    pub evaluation_keys: Vec<u8>,
+    /// Relinearization and Galois keys (`EvaluationKeys::to_bytes`). `Bytes`, so that decoding a
+    /// message held in `Bytes` borrows the keys (gigabytes at the secure sets) instead of copying them.
+    #[prost(bytes = "bytes", tag = "2")]
+    pub evaluation_keys: bytes::Bytes,
 }
 
 /// One decode step: the token position and the encrypted inputs by name.

@@ -5,6 +5,7 @@ use super::protocol::{plan_fingerprint, OpenSession, StepReply, StepRequest, Ste
 use crate::ckks::{Ciphertext, EvaluationKeys, Evaluator, Parameters};
 use crate::executor::{Executor, KvState};
 use crate::{Result, RuntimeError};
+use bytes::Bytes;
 use cachemir_ir::plan::Plan;
 use cachemir_kernels::Backend;
 use prost::Message;
@@ -31,7 +32,7 @@ impl<'p, B: Backend + Clone> Server<'p, B> {
     pub fn open(
         plan: &'p Plan,
         params: Arc<Parameters>,
-        open_session: &[u8],
+        open_session: Bytes,
         backend: B,
     ) -> Result<Self> {
         let msg =
@@ -61,7 +62,7 @@ impl<'p, B: Backend + Clone> Server<'p, B> {
     pub fn resume(
         plan: &'p Plan,
         params: Arc<Parameters>,
-        open_session: &[u8],
+        open_session: Bytes,
         saved_state: &[u8],
         backend: B,
     ) -> Result<Self> {
