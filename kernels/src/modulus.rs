@@ -137,15 +137,20 @@ impl Modulus {
     /// `x · w mod q` where `w_shoup = self.shoup(w)`; `x` may be any `u64`.
     #[inline(always)]
     pub fn mul_shoup(&self, x: u64, w: u64, w_shoup: u64) -> u64 {
-        let quotient = ((x as u128 * w_shoup as u128) >> 64) as u64;
-        let r = x
-            .wrapping_mul(w)
-            .wrapping_sub(quotient.wrapping_mul(self.q));
+        let r = self.mul_shoup_lazy(x, w, w_shoup);
         if r >= self.q {
             r - self.q
         } else {
             r
         }
+    }
+
+    /// `x · w mod q` in `[0, 2q)`, without the final correction (lazy NTT butterflies).
+    #[inline(always)]
+    pub fn mul_shoup_lazy(&self, x: u64, w: u64, w_shoup: u64) -> u64 {
+        let quotient = ((x as u128 * w_shoup as u128) >> 64) as u64;
+        x.wrapping_mul(w)
+            .wrapping_sub(quotient.wrapping_mul(self.q))
     }
 
     /// `base^exp mod q`.

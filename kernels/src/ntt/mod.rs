@@ -133,7 +133,8 @@ impl NttTable {
 
     /// The forward transform one butterfly at a time (CPUs without AVX2; the tests' second opinion).
     fn forward_portable(&self, a: &mut [u64]) {
-        let q = self.modulus.value();
+        let m = &self.modulus;
+        let q = m.value();
         let two_q = 2 * q;
         let n = a.len();
         let mut half = n;
@@ -145,7 +146,7 @@ impl NttTable {
                 let (xs, ys) = block.split_at_mut(half);
                 for (x, y) in xs.iter_mut().zip(ys) {
                     let u = reduce_once(*x, two_q);
-                    let v = mul_shoup_lazy(*y, w, ws, q);
+                    let v = m.mul_shoup_lazy(*y, w, ws);
                     *x = u + v;
                     *y = u + two_q - v;
                 }
@@ -159,7 +160,8 @@ impl NttTable {
 
     /// The inverse transform one butterfly at a time, `N^{−1}` folded into the last stage.
     fn inverse_portable(&self, a: &mut [u64]) {
-        let q = self.modulus.value();
+        let m = &self.modulus;
+        let q = m.value();
         let two_q = 2 * q;
         let n = a.len();
         let mut half = 1;
@@ -171,7 +173,7 @@ impl NttTable {
                 for (x, y) in xs.iter_mut().zip(ys) {
                     let (u, v) = (*x, *y);
                     *x = reduce_once(u + v, two_q);
-                    *y = mul_shoup_lazy(u + two_q - v, w, ws, q);
+                    *y = m.mul_shoup_lazy(u + two_q - v, w, ws);
                 }
             }
             half *= 2;
@@ -181,8 +183,8 @@ impl NttTable {
         let (xs, ys) = a.split_at_mut(half);
         for (x, y) in xs.iter_mut().zip(ys) {
             let (u, v) = (*x, *y);
-            *x = reduce_once(mul_shoup_lazy(u + v, self.n_inv.0, self.n_inv.1, q), q);
-            *y = reduce_once(mul_shoup_lazy(u + two_q - v, w, ws, q), q);
+            *x = reduce_once(m.mul_shoup_lazy(u + v, self.n_inv.0, self.n_inv.1), q);
+            *y = reduce_once(m.mul_shoup_lazy(u + two_q - v, w, ws), q);
         }
     }
 }
@@ -213,13 +215,6 @@ fn reduce_once(x: u64, m: u64) -> u64 {
     } else {
         x
     }
-}
-
-/// `x·w mod q` in `[0, 2q)` (Shoup, no final correction); `x` any `u64`.
-#[inline(always)]
-fn mul_shoup_lazy(x: u64, w: u64, w_shoup: u64, q: u64) -> u64 {
-    let quotient = ((x as u128 * w_shoup as u128) >> 64) as u64;
-    x.wrapping_mul(w).wrapping_sub(quotient.wrapping_mul(q))
 }
 
 #[cfg(test)]
