@@ -24,8 +24,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn mul_add_assign(&self, ring: &Ring, acc: &mut RnsPoly, a: &RnsPoly, b: &RnsPoly);
     /// `a *= s_k` on limb `k` (`scalars[k]` reduced modulo limb `k`'s prime).
     fn mul_scalar_assign(&self, ring: &Ring, a: &mut RnsPoly, scalars: &[u64]);
-    /// `acc += a · s_k` on limb `k` of `acc` (`a` over the same primes or more: its first
-    /// `acc.limb_count()` limbs are used; same form).
+    /// `acc += a · s_k` on every limb `k` the two share: the shorter operand's primes must be a
+    /// prefix of the longer one's, and `scalars` has one entry per shared limb (same form).
     fn mul_scalar_add_assign(&self, ring: &Ring, acc: &mut RnsPoly, a: &RnsPoly, scalars: &[u64]);
     /// `a += s_k` on every evaluation of limb `k` (adds the constant polynomial `s`; evaluation form).
     fn add_scalar_assign(&self, ring: &Ring, a: &mut RnsPoly, scalars: &[u64]);
@@ -38,8 +38,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn extend_basis(&self, ring: &Ring, a: &RnsPoly, to: &[usize]) -> RnsPoly;
     /// Divides by the last limb's prime with rounding and drops that limb (evaluation form in and out): CKKS rescale.
     fn divide_round_by_last(&self, ring: &Ring, a: &mut RnsPoly);
-    /// For `a` over `Q_l ∪ P` (evaluation form, P primes last), returns `round(a / P)` over `Q_l` (evaluation form).
-    fn mod_down(&self, ring: &Ring, a: RnsPoly, p_count: usize) -> RnsPoly;
+    /// Divides by the product `D` of the primes of `a`'s last `count` limbs with rounding and drops
+    /// them: `round(a / D)` over the other primes (evaluation form in and out). Over `Q_l ∪ P`, the
+    /// last `|P|` limbs make ModDown; `|P| + 1` make ModDown and a rescale by `q_l` in one division.
+    fn mod_down(&self, ring: &Ring, a: RnsPoly, count: usize) -> RnsPoly;
     /// The hybrid key-switching inner product: `(Σ_j d_j·b_j, Σ_j d_j·a_j)` over the primes of the
     /// digits `d_j` (evaluation form). Key polynomials cover at least the digits' primes (a key
     /// made for a higher level covers more). With `permutation`, each digit is read

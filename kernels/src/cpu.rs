@@ -144,17 +144,17 @@ impl Backend for CpuBackend {
     }
 
     fn mul_scalar_add_assign(&self, ring: &Ring, acc: &mut RnsPoly, a: &RnsPoly, scalars: &[u64]) {
-        let count = acc.limb_count();
+        let count = acc.limb_count().min(a.limb_count());
         assert_eq!(scalars.len(), count);
         assert_eq!(
-            acc.primes(),
+            &acc.primes()[..count],
             &a.primes()[..count],
             "operands over different primes"
         );
         assert_eq!(acc.form(), a.form(), "operands in different forms");
         let primes = acc.primes().to_vec();
         let n = acc.n();
-        acc.data_mut()
+        acc.data_mut()[..count * n]
             .par_chunks_mut(n)
             .zip(a.data()[..count * n].par_chunks(n))
             .zip(scalars.par_iter().zip(primes.par_iter()))
@@ -358,23 +358,24 @@ impl Backend for CpuBackend {
         (out_b, out_a)
     }
 
-    fn mod_down(&self, ring: &Ring, mut a: RnsPoly, p_count: usize) -> RnsPoly {
+    fn mod_down(&self, ring: &Ring, mut a: RnsPoly, count: usize) -> RnsPoly {
         assert_eq!(a.form(), Form::Eval);
-        let q_count = a.limb_count() - p_count;
-        let mut p_part = a.select_limbs(&(q_count..a.limb_count()).collect::<Vec<_>>());
-        self.to_coeff(ring, &mut p_part);
-        a.truncate_limbs(q_count);
-        let mut correction = convert_basis(ring, &p_part, a.primes(), true);
+        assert!(count < a.limb_count(), "mod_down would drop every limb");
+        let kept = a.limb_count() - count;
+        let mut dropped = a.select_limbs(&(kept..a.limb_count()).collect::<Vec<_>>());
+        self.to_coeff(ring, &mut dropped);
+        a.truncate_limbs(kept);
+        let mut correction = convert_basis(ring, &dropped, a.primes(), true);
         self.to_eval(ring, &mut correction);
-        let p_primes: Vec<u64> = p_part
+        let divisor: Vec<u64> = dropped
             .primes()
             .iter()
             .map(|&i| ring.modulus(i).value())
             .collect();
         for_each_limb_pair(&mut a, &correction, |x, c, p| {
             let m = ring.modulus(p);
-            let p_mod = p_primes.iter().fold(1, |acc, &pi| m.mul(acc, m.reduce(pi)));
-            let inv = m.inv(p_mod).expect("distinct primes");
+            let d_mod = divisor.iter().fold(1, |acc, &d| m.mul(acc, m.reduce(d)));
+            let inv = m.inv(d_mod).expect("distinct primes");
             let inv_shoup = m.shoup(inv);
             x.iter_mut()
                 .zip(c)
@@ -482,32 +483,35 @@ mod tests {
         }
     }
 
+    /// ModDown by P, and by P·q_l (ModDown fused with a rescale), against big-integer rounding.
     #[test]
-    fn mod_down_rounds_the_division_by_p() {
+    fn mod_down_rounds_the_division_by_its_last_primes() {
         let ring = ring();
         let mut s = Sampler::from_os();
         let primes = ring.qp_indices(2);
-        let a = s.uniform(&ring, &primes);
-        let mut coeff = a.clone();
-        CpuBackend.to_coeff(&ring, &mut coeff);
-        let mut down = CpuBackend.mod_down(&ring, a, ring.p_count());
-        CpuBackend.to_coeff(&ring, &mut down);
-        let big_p: BigInt = ring
-            .p_indices()
-            .iter()
-            .map(|&i| BigInt::from(ring.modulus(i).value()))
-            .product();
-        let q_l: BigInt = (0..3)
-            .map(|i| BigInt::from(ring.modulus(i).value()))
-            .product();
-        for j in 0..ring.n() {
-            let x = crt(&ring, &coeff, j);
-            let got = crt(&ring, &down, j);
-            // round(x/P) = floor((x + P/2)/P), exactly (the centered conversion's float estimate
-            // could only miss within ~2^−50 of a half, never hit by random inputs).
-            let exact = num_integer_floor_div(&(&x + &big_p / 2), &big_p);
-            let diff = ((got - exact) % &q_l + &q_l) % &q_l;
-            assert_eq!(diff, BigInt::from(0), "coefficient {j}");
+        for count in [ring.p_count(), ring.p_count() + 1] {
+            let a = s.uniform(&ring, &primes);
+            let mut coeff = a.clone();
+            CpuBackend.to_coeff(&ring, &mut coeff);
+            let mut down = CpuBackend.mod_down(&ring, a, count);
+            CpuBackend.to_coeff(&ring, &mut down);
+            let kept = primes.len() - count;
+            assert_eq!(down.primes(), &primes[..kept]);
+            let product = |ps: &[usize]| -> BigInt {
+                ps.iter()
+                    .map(|&i| BigInt::from(ring.modulus(i).value()))
+                    .product()
+            };
+            let (divisor, modulus) = (product(&primes[kept..]), product(&primes[..kept]));
+            for j in 0..ring.n() {
+                let x = crt(&ring, &coeff, j);
+                let got = crt(&ring, &down, j);
+                // round(x/D) = floor((x + D/2)/D), exactly (the centered conversion's float
+                // estimate could only miss within ~2^−50 of a half, never hit by random inputs).
+                let exact = num_integer_floor_div(&(&x + &divisor / 2), &divisor);
+                let diff = ((got - exact) % &modulus + &modulus) % &modulus;
+                assert_eq!(diff, BigInt::from(0), "{count} limbs, coefficient {j}");
+            }
         }
     }
 
@@ -538,22 +542,27 @@ mod tests {
     }
 
     #[test]
-    fn mul_scalar_add_uses_the_leading_limbs_of_a_longer_operand() {
+    fn mul_scalar_add_works_on_the_limbs_both_operands_share() {
         let ring = ring();
         let mut s = Sampler::from_os();
         let primes = ring.qp_indices(1);
-        let mut acc = s.uniform(&ring, &primes[..2]);
-        let a = s.uniform(&ring, &primes);
+        let (short, long) = (s.uniform(&ring, &primes[..2]), s.uniform(&ring, &primes));
         let scalars = [12_345_678_901u64, 3];
-        let before = acc.clone();
-        CpuBackend.mul_scalar_add_assign(&ring, &mut acc, &a, &scalars);
-        for (k, &p) in acc.primes().iter().enumerate() {
-            let q = ring.modulus(p).value() as u128;
-            for j in 0..ring.n() {
-                let e = (before.limb(k)[j] as u128
-                    + a.limb(k)[j] as u128 * (scalars[k] as u128 % q))
-                    % q;
-                assert_eq!(acc.limb(k)[j] as u128, e, "limb {k}, coefficient {j}");
+        // Either operand may be the longer one; limbs beyond the shared prefix stay untouched.
+        for (acc, a) in [(&short, &long), (&long, &short)] {
+            let mut got = acc.clone();
+            CpuBackend.mul_scalar_add_assign(&ring, &mut got, a, &scalars);
+            for (k, &p) in got.primes().iter().enumerate() {
+                let q = ring.modulus(p).value() as u128;
+                for j in 0..ring.n() {
+                    let e = if k < 2 {
+                        (acc.limb(k)[j] as u128 + a.limb(k)[j] as u128 * (scalars[k] as u128 % q))
+                            % q
+                    } else {
+                        acc.limb(k)[j] as u128
+                    };
+                    assert_eq!(got.limb(k)[j] as u128, e, "limb {k}, coefficient {j}");
+                }
             }
         }
     }

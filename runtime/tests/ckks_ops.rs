@@ -150,19 +150,35 @@ fn multiplicative_ops_with_rescale() {
         19.0,
     );
 
-    // A chain of squarings through every level: x^(2^k) stays accurate on |x| ≤ 1.
+    // Relinearization and rescale fused (one ModDown by P·q_l): same level and scale as the two
+    // steps, same precision.
+    let fused = c.eval.mul_relin_rescale(&cx, &cy).unwrap();
+    assert_eq!((fused.level(), fused.degree()), (top - 1, 1));
+    assert!((fused.scale() / rescaled.scale() - 1.0).abs() < 1e-12);
+    c.assert_bits("mul_relin_rescale", &fused, &xy, 19.0);
+
+    // A chain of squarings through every level, both ways: x^(2^k) stays accurate on |x| ≤ 1.
     let unit: Vec<Complex64> = x.iter().map(|v| v / 2f64.sqrt()).collect();
-    let mut acc = c.encrypt(&unit, top);
+    let (mut acc, mut acc_fused) = (c.encrypt(&unit, top), c.encrypt(&unit, top));
     let mut expect = unit;
     for level in (0..top).rev() {
         acc = c
             .eval
             .rescale(&c.eval.mul_relin(&acc, &acc).unwrap())
             .unwrap();
+        acc_fused = c.eval.mul_relin_rescale(&acc_fused, &acc_fused).unwrap();
         expect.iter_mut().for_each(|v| *v = *v * *v);
-        assert_eq!(acc.level(), level);
+        assert_eq!((acc.level(), acc_fused.level()), (level, level));
     }
     c.assert_bits("squaring chain to level 0", &acc, &expect, 14.0);
+    c.assert_bits("fused squaring chain to level 0", &acc_fused, &expect, 14.0);
+    assert!(
+        matches!(
+            c.eval.mul_relin_rescale(&acc_fused, &acc_fused),
+            Err(RuntimeError::LevelTooLow { .. })
+        ),
+        "no rescale below level 0"
+    );
 }
 
 #[test]

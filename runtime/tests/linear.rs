@@ -63,25 +63,32 @@ fn banded_and_scattered_diagonals_at_full_slots() {
     let n = 2048;
     let ks: Vec<i64> = (0..16).chain([100, -3, 1000]).collect();
     let diags = diagonals(n, &ks, 10);
-    let lt = LinearTransform::new(n, diags.clone(), None).unwrap();
-    let steps = lt.rotation_steps();
-    // BSGS: fewer rotation keys than non-zero diagonals (18 besides k = 0).
-    assert!(steps.len() < ks.len() - 1, "{steps:?} (g = {})", lt.giant());
-    let mut c = Ctx::new(Parameters::named("INSECURE_N12").unwrap(), &steps, false);
     let x = random(n, 1);
-    let ct = c.encrypt(&x);
-    let encoded = lt.encode(&c.encoder, ct.level()).unwrap();
-    let out = c.eval.linear_transform(&ct, &encoded).unwrap();
-    assert_eq!(out.level(), ct.level() - 1);
-    assert_eq!(out.scale(), ct.scale());
-    let bits = c.bits(&out, &naive(n, &diags, &x));
-    eprintln!(
-        "full slots, {} diagonals, g = {}, {} keys: {bits:.1} bits",
-        ks.len(),
-        lt.giant(),
-        steps.len()
-    );
-    assert!(bits >= 22.0, "{bits:.1} bits");
+    for giant in [None, Some(8)] {
+        let lt = LinearTransform::new(n, diags.clone(), giant).unwrap();
+        let steps = lt.rotation_steps();
+        match giant {
+            // A giant rotation weighs 4 baby ones: 18 baby steps (cost 18) beat g = 8's 7 baby
+            // and 4 giant steps (7 + 4·4 = 23).
+            None => assert_eq!((lt.giant(), steps.len()), (n, 18), "{steps:?}"),
+            // BSGS: fewer rotation keys than non-zero diagonals (18 besides k = 0).
+            Some(_) => assert_eq!(steps, vec![1, 2, 3, 4, 5, 6, 7, 8, 96, 1000, 2040]),
+        }
+        let mut c = Ctx::new(Parameters::named("INSECURE_N12").unwrap(), &steps, false);
+        let ct = c.encrypt(&x);
+        let encoded = lt.encode(&c.encoder, ct.level()).unwrap();
+        let out = c.eval.linear_transform(&ct, &encoded).unwrap();
+        assert_eq!(out.level(), ct.level() - 1);
+        assert_eq!(out.scale(), ct.scale());
+        let bits = c.bits(&out, &naive(n, &diags, &x));
+        eprintln!(
+            "full slots, {} diagonals, g = {}, {} keys: {bits:.1} bits",
+            ks.len(),
+            lt.giant(),
+            steps.len()
+        );
+        assert!(bits >= 22.0, "{bits:.1} bits");
+    }
 }
 
 #[test]
@@ -105,8 +112,9 @@ fn dense_matrix_at_sparse_slots_and_forced_giant_step() {
         assert_eq!(lt.diagonal_indices().count(), n);
         let steps = lt.rotation_steps();
         if giant.is_none() {
-            // All 64 diagonals: g = 8 needs 7 baby + 7 giant rotations.
-            assert_eq!((lt.giant(), steps.len()), (8, 14));
+            // All 64 diagonals: g = 16 needs 15 baby + 3 giant rotations (cost 15 + 3·4 = 27;
+            // g = 8 costs 7 + 7·4 = 35, g = 32 costs 31 + 4).
+            assert_eq!((lt.giant(), steps.len()), (16, 18));
         }
         let mut c = Ctx::new(Parameters::named("INSECURE_N12").unwrap(), &steps, false);
         let ct = c.encrypt(&x);

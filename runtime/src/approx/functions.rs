@@ -175,11 +175,10 @@ impl NewtonInverse {
 /// `a·b` relinearized and rescaled, both dropped to the lower level first.
 fn product<B: Backend>(eval: &Evaluator<B>, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
     let level = a.level().min(b.level());
-    let prod = eval.mul_relin(
+    eval.mul_relin_rescale(
         &eval.drop_to_level(a, level)?,
         &eval.drop_to_level(b, level)?,
-    )?;
-    eval.rescale(&prod)
+    )
 }
 
 /// `y·(2 − x·y)`: two levels below `y`.

@@ -282,6 +282,17 @@ impl<B: Backend> Evaluator<B> {
         self.relinearize(&product)
     }
 
+    /// `a · b` relinearized and rescaled (one level down, scale `a.scale · b.scale / q_l`), the
+    /// relinearization's ModDown and the rescale sharing one division by `P·q_l`.
+    pub fn mul_relin_rescale(&self, a: &Ciphertext, b: &Ciphertext) -> Result<Ciphertext> {
+        self.relinearize_rescale(&self.mul(a, b)?)
+    }
+
+    /// A degree-2 ciphertext relinearized and rescaled in one ModDown by `P·q_l`.
+    pub fn relinearize_rescale(&self, ct: &Ciphertext) -> Result<Ciphertext> {
+        self.rescale_extended(self.relinearize_extended(ct)?)
+    }
+
     /// `out = a · b` relinearized, reusing `out`'s storage.
     pub fn mul_relin_into(
         &self,

@@ -9,6 +9,11 @@
 //! Double hoisting ([`Extended`], Bossuat et al. 2021): rotations whose results are only summed (the
 //! linear transforms) stay over `Q_l ∪ P`, encrypting `P·m`: baby steps skip their ModDown, a giant
 //! step divides only `c_1` by P before switching it, and the sum is divided by P once.
+//!
+//! A key switch followed by a rescale divides by `P·q_l` in one ModDown
+//! ([`Evaluator::rescale_extended`]): the rescale's own transforms (an inverse NTT of `q_l` and a
+//! forward NTT of every other limb, per polynomial) disappear. Products that are rescaled at once
+//! ([`Evaluator::mul_relin_rescale`]) and linear transforms take this path.
 
 use super::keys::{conjugation_element, galois_element, SwitchingKey};
 use super::{Ciphertext, Evaluator};
@@ -21,11 +26,21 @@ pub struct Decomposed {
     digits: Vec<RnsPoly>,
 }
 
-/// A degree-1 ciphertext over `Q_l ∪ P` encrypting `P·m` (double hoisting).
+/// A degree-1 ciphertext over `Q_l ∪ P` encrypting `P·m` (double hoisting), with the scale and slot
+/// count of `m`.
 #[derive(Debug, Clone)]
 pub(crate) struct Extended {
     pub(crate) c0: RnsPoly,
     pub(crate) c1: RnsPoly,
+    pub(crate) scale: f64,
+    pub(crate) slots: usize,
+}
+
+impl Extended {
+    /// The level of `m` (the Q limbs).
+    fn level(&self, p_count: usize) -> usize {
+        self.c0.limb_count() - p_count - 1
+    }
 }
 
 impl<B: Backend> Evaluator<B> {
@@ -87,6 +102,12 @@ impl<B: Backend> Evaluator<B> {
 
     /// Relinearizes a degree-2 ciphertext to degree 1 with the relinearization key.
     pub fn relinearize(&self, ct: &Ciphertext) -> Result<Ciphertext> {
+        Ok(self.mod_down_extended(self.relinearize_extended(ct)?))
+    }
+
+    /// Relinearizes a degree-2 ciphertext, keeping the result over `Q_l ∪ P` (no ModDown): the key
+    /// switch of `c_2` plus `P·(c_0, c_1)`.
+    pub(crate) fn relinearize_extended(&self, ct: &Ciphertext) -> Result<Extended> {
         if ct.degree() != 2 {
             return Err(RuntimeError::Degree {
                 op: "relinearize",
@@ -99,16 +120,44 @@ impl<B: Backend> Evaluator<B> {
             .relinearization
             .as_ref()
             .ok_or(RuntimeError::MissingRelinearizationKey)?;
-        let (k0, k1) = self.switch(&self.decompose(&ct.polys[2]), key, None)?;
-        let ring = self.params.ring();
-        let mut polys = vec![ct.polys[0].clone(), ct.polys[1].clone()];
-        self.backend.add_assign(ring, &mut polys[0], &k0);
-        self.backend.add_assign(ring, &mut polys[1], &k1);
-        Ok(Ciphertext {
-            polys,
+        let (c0, c1) = self.backend.key_switch_inner_product(
+            self.params.ring(),
+            &self.decompose(&ct.polys[2]).digits,
+            &key.digits,
+            None,
+        );
+        let mut x = Extended {
+            c0,
+            c1,
             scale: ct.scale,
             slots: ct.slots,
-        })
+        };
+        self.add_p_multiple(&mut x, &ct.polys[..2]);
+        Ok(x)
+    }
+
+    /// `x += P·ct` (`ct` degree 1 at `x`'s level; scales are not compared).
+    pub(crate) fn add_to_extended(&self, x: &mut Extended, ct: &Ciphertext) -> Result<()> {
+        Self::require_degree_one("add_to_extended", ct)?;
+        let level = x.level(self.params.p().len());
+        if ct.level() != level {
+            return Err(RuntimeError::LevelMismatch {
+                op: "add_to_extended",
+                left: level,
+                right: ct.level(),
+            });
+        }
+        self.add_p_multiple(x, &ct.polys);
+        Ok(())
+    }
+
+    /// `(x.c_0, x.c_1) += P·(c_0, c_1)` on the Q limbs (`polys` over `Q_l`, `x` over `Q_l ∪ P`).
+    fn add_p_multiple(&self, x: &mut Extended, polys: &[RnsPoly]) {
+        let ring = self.params.ring();
+        let p_mod_q = self.params.p_mod_q(polys[0].limb_count() - 1);
+        for (acc, c) in [&mut x.c0, &mut x.c1].into_iter().zip(polys) {
+            self.backend.mul_scalar_add_assign(ring, acc, c, &p_mod_q);
+        }
     }
 
     /// Switches a degree-1 ciphertext to the secret `key` encrypts under (the key's level must
@@ -211,6 +260,8 @@ impl<B: Backend> Evaluator<B> {
         Extended {
             c0: self.scaled_by_p(&ct.polys[0]),
             c1: self.scaled_by_p(&ct.polys[1]),
+            scale: ct.scale,
+            slots: ct.slots,
         }
     }
 
@@ -252,7 +303,12 @@ impl<B: Backend> Evaluator<B> {
                     let rotated = self.backend.automorphism(ring, &ct.polys[0], g)?;
                     self.backend
                         .add_assign(ring, &mut c0, &self.scaled_by_p(&rotated));
-                    Ok(Extended { c0, c1 })
+                    Ok(Extended {
+                        c0,
+                        c1,
+                        scale: ct.scale,
+                        slots: ct.slots,
+                    })
                 }
             })
             .collect()
@@ -276,20 +332,46 @@ impl<B: Backend> Evaluator<B> {
                 .key_switch_inner_product(ring, &d.digits, &key.digits, Some(&permutation));
         let rotated = self.backend.automorphism(ring, &x.c0, galois)?;
         self.backend.add_assign(ring, &mut c0, &rotated);
-        Ok(Extended { c0, c1 })
+        Ok(Extended {
+            c0,
+            c1,
+            scale: x.scale,
+            slots: x.slots,
+        })
     }
 
-    /// Divides an extended ciphertext by P: the ciphertext over `Q_l` with `scale` and `slots`.
-    pub(crate) fn mod_down_extended(&self, x: Extended, scale: f64, slots: usize) -> Ciphertext {
-        let ring = self.params.ring();
+    /// Divides an extended ciphertext by P: the ciphertext over `Q_l`.
+    pub(crate) fn mod_down_extended(&self, x: Extended) -> Ciphertext {
+        self.divide_extended(x, self.params.p().len(), 1.0)
+    }
+
+    /// Divides an extended ciphertext by `P·q_l` in one ModDown: the rescaled ciphertext over
+    /// `Q_{l−1}` (scale divided by `q_l`), as [`Evaluator::rescale`] after ModDown would give it
+    /// up to one rounding.
+    pub(crate) fn rescale_extended(&self, x: Extended) -> Result<Ciphertext> {
         let p_count = self.params.p().len();
+        let level = x.level(p_count);
+        if level == 0 {
+            return Err(RuntimeError::LevelTooLow {
+                op: "rescale",
+                needed: 1,
+                level,
+            });
+        }
+        let q_l = self.params.q()[level] as f64;
+        Ok(self.divide_extended(x, p_count + 1, q_l))
+    }
+
+    /// `x` divided by the primes of its last `count` limbs, its scale by `scale_divisor`.
+    fn divide_extended(&self, x: Extended, count: usize, scale_divisor: f64) -> Ciphertext {
+        let ring = self.params.ring();
         Ciphertext {
             polys: vec![
-                self.backend.mod_down(ring, x.c0, p_count),
-                self.backend.mod_down(ring, x.c1, p_count),
+                self.backend.mod_down(ring, x.c0, count),
+                self.backend.mod_down(ring, x.c1, count),
             ],
-            scale,
-            slots,
+            scale: x.scale / scale_divisor,
+            slots: x.slots,
         }
     }
 

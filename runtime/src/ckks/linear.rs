@@ -13,7 +13,8 @@
 //! step pays a ModDown and each giant step pays one for `c_1` alone. The cost is
 //! `|{i}| + |{j}|` rotations instead of one per diagonal; `g` is the power of two minimising it unless
 //! given. Diagonals are encoded at the ciphertext's level with scale `q_level`, products are summed
-//! before a single rescale, so the output keeps the input's scale exactly and consumes one level.
+//! before a single rescale, so the output keeps the input's scale exactly and consumes one level. That
+//! rescale and the final division by `P` are one ModDown by `P·q_l`.
 //! [`LinearTransform::rotation_steps`] lists the rotation keys needed.
 
 use super::keyswitch::Extended;
@@ -29,6 +30,12 @@ pub struct LinearTransform {
     slots: usize,
     diagonals: BTreeMap<usize, Vec<Complex64>>,
     giant: usize,
+}
+
+/// `M·x` before its rescale: over `Q_l ∪ P` when rotations made it so, else over `Q_l`.
+enum Unrescaled {
+    Extended(Extended),
+    Reduced(Ciphertext),
 }
 
 /// A [`LinearTransform`] encoded for one level: pre-rotated diagonals over `Q_level ∪ P`, grouped by
@@ -64,17 +71,25 @@ fn groups_of(diagonals: impl Iterator<Item = usize>, g: usize) -> BTreeMap<usize
     groups
 }
 
-/// Rotations needed by a split: non-zero baby steps plus non-zero giant steps.
+/// What a giant rotation costs in baby rotations. Baby steps are double hoisted (an inner product and
+/// an automorphism each); a giant step pays a ModDown of `c_1`, a decomposition and an inner product:
+/// about 10× a baby at `N16_BOOT`'s top levels (`cachemir-run bench bootstrap`). The weight is kept
+/// lower because every extra baby step is one more rotation key (~150 MB at `N16_BOOT`).
+const GIANT_STEP_COST: usize = 4;
+
+/// Cost of a split in baby rotations: non-zero baby steps plus [`GIANT_STEP_COST`] per non-zero
+/// giant step.
 fn cost(diagonals: &BTreeMap<usize, Vec<Complex64>>, g: usize) -> usize {
     let groups = groups_of(diagonals.keys().copied(), g);
     let babies: std::collections::BTreeSet<usize> = groups.values().flatten().copied().collect();
-    babies.iter().filter(|&&i| i != 0).count() + groups.keys().filter(|&&j| j != 0).count()
+    babies.iter().filter(|&&i| i != 0).count()
+        + GIANT_STEP_COST * groups.keys().filter(|&&j| j != 0).count()
 }
 
 impl LinearTransform {
     /// A transform on `slots` slots (a power of two) from diagonals `k → d_k` (`k` taken modulo
     /// `slots`, negative allowed; each `d_k` has `slots` entries). `giant` forces the giant step
-    /// (a power of two ≤ `slots`); `None` picks the one with the fewest rotations.
+    /// (a power of two ≤ `slots`); `None` picks the cheapest (see [`GIANT_STEP_COST`]).
     pub fn new(
         slots: usize,
         diagonals: impl IntoIterator<Item = (i64, Vec<Complex64>)>,
@@ -300,11 +315,23 @@ impl<B: Backend> Evaluator<B> {
         x: &Ciphertext,
         m: &EncodedLinearTransform,
     ) -> Result<Ciphertext> {
-        let mut out = self.linear_transform_unrescaled(x, m)?;
-        self.rescale_assign(&mut out)?;
+        let mut out = self.linear_transform_rescaled(x, m)?;
         // x.scale·q_l / q_l, exact up to floating-point rounding.
         out.set_scale(x.scale());
         Ok(out)
+    }
+
+    /// `M·x` rescaled: one level down, scale `x.scale · m.scale / q_l` (the rescale shares the
+    /// transform's ModDown).
+    pub fn linear_transform_rescaled(
+        &self,
+        x: &Ciphertext,
+        m: &EncodedLinearTransform,
+    ) -> Result<Ciphertext> {
+        match self.transform(x, m)? {
+            Unrescaled::Extended(e) => self.rescale_extended(e),
+            Unrescaled::Reduced(c) => self.rescale(&c),
+        }
     }
 
     /// `M·x` before the rescale: level kept, scale `x.scale · m.scale`.
@@ -313,6 +340,13 @@ impl<B: Backend> Evaluator<B> {
         x: &Ciphertext,
         m: &EncodedLinearTransform,
     ) -> Result<Ciphertext> {
+        Ok(match self.transform(x, m)? {
+            Unrescaled::Extended(e) => self.mod_down_extended(e),
+            Unrescaled::Reduced(c) => c,
+        })
+    }
+
+    fn transform(&self, x: &Ciphertext, m: &EncodedLinearTransform) -> Result<Unrescaled> {
         if x.slots() != m.slots {
             return Err(RuntimeError::SlotMismatch {
                 op: "linear_transform",
@@ -340,10 +374,10 @@ impl<B: Backend> Evaluator<B> {
             // No diagonal: M = 0, at the scale the products would have.
             let mut zero = self.mul_int(x, 0);
             zero.set_scale(scale);
-            return Ok(zero);
+            return Ok(Unrescaled::Reduced(zero));
         }
         if babies.iter().all(|&i| i == 0) && m.groups.keys().all(|&j| j == 0) {
-            return Ok(self.diagonal_product(x, m, scale));
+            return Ok(Unrescaled::Reduced(self.diagonal_product(x, m, scale)));
         }
         let steps: Vec<i64> = babies.iter().map(|&i| i as i64).collect();
         let rotated: BTreeMap<usize, Extended> = babies
@@ -363,6 +397,8 @@ impl<B: Backend> Evaluator<B> {
             let inner = Extended {
                 c0: sum_of(|e| &e.c0),
                 c1: sum_of(|e| &e.c1),
+                scale,
+                slots: x.slots(),
             };
             let shifted = self.rotate_extended(&inner, j as i64)?;
             total = Some(match total {
@@ -374,8 +410,9 @@ impl<B: Backend> Evaluator<B> {
                 }
             });
         }
-        let total = total.expect("a transform with a diagonal has a giant step");
-        Ok(self.mod_down_extended(total, scale, x.slots()))
+        Ok(Unrescaled::Extended(
+            total.expect("a transform with a diagonal has a giant step"),
+        ))
     }
 
     /// `d_0 ⊙ x` for a transform whose only diagonal is the main one: no rotation, so nothing is

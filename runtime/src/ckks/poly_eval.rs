@@ -25,7 +25,9 @@
 //! (S'·q_{L+1})`, i.e. `c_i` up to an absolute rounding error ≤ `s_i / (2·S'·q_{L+1}) ≈ 2^{−41}` at
 //! the test sets, far below the noise. The same device aligns the subtrahend of the power basis
 //! recurrence: `T_aT_b − T_{a−b}/2` is formed before the product's rescale (`T_{a−b}` times an integer,
-//! declared at the product's scale), so each power costs one rescale.
+//! declared at the product's scale), so each power costs one rescale. Every product is rescaled by
+//! its relinearization's ModDown, which divides by `P·q_l` at once
+//! ([`Evaluator::mul_relin_rescale`]).
 
 use super::encoder::residue_of;
 use super::{Ciphertext, Evaluator};
@@ -227,16 +229,18 @@ impl<B: Backend> Evaluator<B> {
         }
         let ta = self.drop_to_level(&basis.powers[&a], level + 1)?;
         let tb = self.drop_to_level(&basis.powers[&b], level + 1)?;
-        let mut t = self.mul_relin(&ta, &tb)?;
+        let mut product = self.relinearize_extended(&self.mul(&ta, &tb)?)?;
         basis.products += 1;
         if a != b {
-            // T_aT_b − T_{a−b}/2 before the rescale: one rescale for both terms.
-            let half =
-                self.integer_combination(&[(0.5, &basis.powers[&(a - b)])], level + 1, t.scale)?;
-            self.sub_assign(&mut t, &half)?;
+            // T_aT_b − T_{a−b}/2 before the rescale (which the relinearization's ModDown does).
+            let half = self.integer_combination(
+                &[(-0.5, &basis.powers[&(a - b)])],
+                level + 1,
+                product.scale,
+            )?;
+            self.add_to_extended(&mut product, &half)?;
         }
-        self.rescale_assign(&mut t)?;
-        let mut t = self.mul_int(&t, 2);
+        let mut t = self.mul_int(&self.rescale_extended(product)?, 2);
         if a == b {
             t = self.add_const(&t, Complex64::new(-1.0, 0.0))?;
         }
@@ -282,9 +286,8 @@ impl<B: Backend> Evaluator<B> {
             let t_m = self.drop_to_level(&basis.powers[&m], level + 1)?;
             let q_scale = scale * self.params.q()[level + 1] as f64 / t_m.scale;
             let q_ct = self.eval_tree(basis, &q, level + 1, q_scale, giant, stats)?;
-            let mut prod = self.mul_relin(&q_ct, &t_m)?;
+            let mut prod = self.mul_relin_rescale(&q_ct, &t_m)?;
             stats.tree_products += 1;
-            self.rescale_assign(&mut prod)?;
             prod.scale = scale; // equal up to floating-point rounding of the division above
             prod
         };

@@ -15,6 +15,10 @@
 //!   A larger difference is a bug in the plan and is reported, not absorbed.
 //!
 //! A bootstrap returns exactly the default scale, which is the nominal one.
+//!
+//! A `relinearize` or `linear_transform` whose only reader is a `rescale` runs fused with it (one
+//! ModDown by `P·q_l` instead of a ModDown and a rescale): the rescaled value is computed at the
+//! producer and the `rescale` op is skipped.
 
 mod kv_cache;
 
@@ -29,7 +33,7 @@ use cachemir_ir::fhe::{op_label, CtType, Module, Op, OpId, Type, ValueId};
 use cachemir_ir::weights::Weights;
 use cachemir_kernels::Backend;
 use num_complex::Complex64;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 /// The outputs of one step and what it cost.
@@ -89,6 +93,32 @@ pub struct Executor<'p, B: Backend> {
     encoder: Encoder<B>,
     /// By slot count.
     bootstrappers: BTreeMap<usize, Bootstrapper>,
+    /// Producers that run fused with the `rescale` op that is their result's only reader.
+    fused_rescales: HashMap<OpId, OpId>,
+}
+
+/// The `relinearize` and `linear_transform` ops whose result is read only by a `rescale`, mapped to
+/// that `rescale`.
+fn fused_rescales(module: &Module) -> HashMap<OpId, OpId> {
+    let uses = module.use_counts();
+    let producer: HashMap<ValueId, OpId> = module
+        .op_ids()
+        .flat_map(|id| module.op(id).results.iter().map(move |&r| (r, id)))
+        .collect();
+    module
+        .op_ids()
+        .filter_map(|id| match module.op(id).op {
+            Op::Rescale { input } if uses.get(input).copied() == Some(1) => {
+                let source = *producer.get(&input)?;
+                matches!(
+                    module.op(source).op,
+                    Op::Relinearize { .. } | Op::LinearTransform { .. }
+                )
+                .then_some((source, id))
+            }
+            _ => None,
+        })
+        .collect()
 }
 
 /// The bootstrapping configurations a module needs under `params`: one per slot count its
@@ -142,6 +172,7 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
             eval,
             encoder,
             bootstrappers,
+            fused_rescales: fused_rescales(module),
         })
     }
 
@@ -192,13 +223,19 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
         let mut vals: Vec<Option<Val>> = (0..m.num_values()).map(|_| None).collect();
         let mut outputs = BTreeMap::new();
         let mut stats = StepStats::default();
+        let done_early: HashSet<OpId> = self.fused_rescales.values().copied().collect();
         for id in m.op_ids() {
             let data = m.op(id);
             stats.count(&data.op);
-            let results = self.execute(id, inputs, state, &vals, &mut outputs)?;
-            for (r, v) in data.results.iter().zip(results) {
-                if remaining[r.index()] > 0 {
-                    vals[r.index()] = Some(v);
+            if !done_early.contains(&id) {
+                let fused = self.fused_rescales.get(&id);
+                let results =
+                    self.execute(id, fused.is_some(), inputs, state, &vals, &mut outputs)?;
+                let targets = fused.map_or(&data.results, |&rescale| &m.op(rescale).results);
+                for (r, v) in targets.iter().zip(results) {
+                    if remaining[r.index()] > 0 {
+                        vals[r.index()] = Some(v);
+                    }
                 }
             }
             for operand in data.op.operands() {
@@ -213,9 +250,11 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
         Ok(StepResult { outputs, stats })
     }
 
+    /// Runs op `id`; with `rescale` (a fused producer) it returns its result rescaled.
     fn execute(
         &self,
         id: OpId,
+        rescale: bool,
         inputs: &BTreeMap<String, Ciphertext>,
         state: &mut KvState,
         vals: &[Option<Val>],
@@ -359,7 +398,11 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                     .map_err(at)?)
             }
             Op::MulCt { lhs, rhs } => one(eval.mul(ct(*lhs)?, ct(*rhs)?).map_err(at)?),
-            Op::Relinearize { input } => one(eval.relinearize(ct(*input)?).map_err(at)?),
+            Op::Relinearize { input } => one(if rescale {
+                eval.relinearize_rescale(ct(*input)?).map_err(at)?
+            } else {
+                eval.relinearize(ct(*input)?).map_err(at)?
+            }),
             Op::Rescale { input } => one(eval.rescale(ct(*input)?).map_err(at)?),
             Op::LevelDrop { input, to } => {
                 one(eval.drop_to_level(ct(*input)?, to.0 as usize).map_err(at)?)
@@ -451,7 +494,11 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                 let encoded = transform
                     .encode_at(&self.encoder, a.level(), target / a.scale())
                     .map_err(at)?;
-                one(eval.linear_transform_unrescaled(a, &encoded).map_err(at)?)
+                one(if rescale {
+                    eval.linear_transform_rescaled(a, &encoded).map_err(at)?
+                } else {
+                    eval.linear_transform_unrescaled(a, &encoded).map_err(at)?
+                })
             }
             Op::PolyEval {
                 input,
@@ -483,4 +530,37 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
 /// (the Galois key of `k mod slots` rotates an `slots`-slot ciphertext by `k`).
 fn normalized(step: i64, ct: &Ciphertext) -> i64 {
     step.rem_euclid(ct.slots() as i64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cachemir_ir::text::TextForm;
+
+    #[test]
+    fn only_a_producer_read_by_a_rescale_alone_is_fused() {
+        let module = Module::from_text(
+            r#"
+params { log_n=12, log_q=[60, 40, 40], log_p=[61], log_default_scale=40, secret=dense }
+keys { rotations=[], conjugate=false, bootstrap=false }
+%0 = input "x" : ct<level=2, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%1 = mul_ct %0, %0 : ct<level=2, scale=80, slots=16, layout=strided(len=16, stride=1), degree=2>
+%2 = relinearize %1 : ct<level=2, scale=80, slots=16, layout=strided(len=16, stride=1)>
+%3 = rescale %2 : ct<level=1, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%4 = relinearize %1 : ct<level=2, scale=80, slots=16, layout=strided(len=16, stride=1)>
+%5 = rescale %4 : ct<level=1, scale=40, slots=16, layout=strided(len=16, stride=1)>
+%6 = const 2 : scalar
+%7 = mul_const %0, %6, scale=40 : ct<level=2, scale=80, slots=16, layout=strided(len=16, stride=1)>
+%8 = rescale %7 : ct<level=1, scale=40, slots=16, layout=strided(len=16, stride=1)>
+output "a", %3
+output "b", %5
+output "b_unrescaled", %4
+output "c", %8
+"#,
+        )
+        .unwrap();
+        let ops: Vec<OpId> = module.op_ids().collect();
+        // %2 → %3 fuses; %4 has a second reader; %7 is no key switch.
+        assert_eq!(fused_rescales(&module), HashMap::from([(ops[2], ops[3])]));
+    }
 }

@@ -69,7 +69,7 @@ impl EvalMod {
         }
         let mut y = eval.evaluate_chebyshev(x, &self.poly, scale)?;
         for _ in 0..self.double_angle {
-            let sq = eval.rescale(&eval.mul_relin(&y, &y)?)?;
+            let sq = eval.mul_relin_rescale(&y, &y)?;
             y = eval.add_const(&eval.mul_int(&sq, 2), Complex64::new(-1.0, 0.0))?;
         }
         y.set_scale(target_scale); // equal up to floating-point rounding of the square roots
