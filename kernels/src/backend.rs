@@ -33,9 +33,19 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn dot(&self, ring: &Ring, terms: &[(&RnsPoly, &RnsPoly)]) -> RnsPoly;
     /// The automorphism `X → X^g` (evaluation form: an index permutation).
     fn automorphism(&self, ring: &Ring, a: &RnsPoly, galois: u64) -> Result<RnsPoly>;
-    /// Fast basis extension of a coefficient-form `a` to the primes `to` (result: coefficient form
-    /// over `to`, equal to `a + u·A` for a small `u ≥ 0`, `A` the product of `a`'s primes).
-    fn extend_basis(&self, ring: &Ring, a: &RnsPoly, to: &[usize]) -> RnsPoly;
+    /// ModUp of one key-switching digit. `c` is a polynomial in evaluation form and `coeff` the
+    /// same polynomial in coefficient form; the digit is `c`'s limbs at positions `digit`. Returns
+    /// the digit over the primes `to` (`c`'s primes first, then more) in evaluation form: its own
+    /// limbs are `c`'s, every other one the fast basis extension of its residues (`x + u·A` for a
+    /// small `u ≥ 0`, `A` the product of the digit's primes).
+    fn mod_up(
+        &self,
+        ring: &Ring,
+        c: &RnsPoly,
+        coeff: &RnsPoly,
+        digit: std::ops::Range<usize>,
+        to: &[usize],
+    ) -> RnsPoly;
     /// Divides by the last limb's prime with rounding and drops that limb (evaluation form in and out): CKKS rescale.
     fn divide_round_by_last(&self, ring: &Ring, a: &mut RnsPoly);
     /// Divides by the product `D` of the primes of `a`'s last `count` limbs with rounding and drops

@@ -3,8 +3,10 @@
 //! It is the reference implementation of [`Backend`]. Hot loops reduce lazily: products are summed
 //! in `u128` and reduced once (see [`crate::Modulus::LAZY_TERMS`]).
 
+use crate::basis::BasisConverter;
 use crate::{Backend, Form, Result, Ring, RnsPoly};
 use rayon::prelude::*;
+use std::ops::Range;
 
 /// Ring operations on the CPU, parallel over limbs on the current rayon pool.
 #[derive(Debug, Default, Clone, Copy)]
@@ -37,33 +39,21 @@ fn for_each_limb_pair(
         .for_each(|((x, y), &p)| f(x, y, p));
 }
 
-/// Basis conversion of coefficient-form `a` to the primes `to`: the fast conversion (`x + u·A`), or
-/// with `centered` the exact centered residue `[x]_A` (see [`crate::basis`]).
-fn convert_basis(ring: &Ring, a: &RnsPoly, to: &[usize], centered: bool) -> RnsPoly {
+/// The source limbs of a basis conversion, each multiplied by its `(A/a_i)^{-1}` (step 1 of
+/// [`crate::basis`]): a copy of `a`'s limbs at `positions` (coefficient form).
+fn scaled_sources(conv: &BasisConverter, a: &RnsPoly, positions: &[usize]) -> RnsPoly {
     assert_eq!(
         a.form(),
         Form::Coeff,
-        "basis extension works on coefficients"
+        "basis conversion works on coefficients"
     );
-    let conv = ring.converter(a.primes(), to);
-    let n = a.n();
-    let mut scaled = a.clone();
+    let mut scaled = a.select_limbs(positions);
     scaled
         .data_mut()
-        .par_chunks_mut(n)
+        .par_chunks_mut(a.n())
         .enumerate()
         .for_each(|(i, limb)| conv.scale_source_limb(i, limb));
-    let rows: Vec<&[u64]> = scaled.data().chunks_exact(n).collect();
-    let overflow = centered.then(|| conv.overflow_counts(&rows));
-    let mut out = RnsPoly::zero(n, to, Form::Coeff);
-    out.data_mut()
-        .par_chunks_mut(n)
-        .enumerate()
-        .for_each(|(j, o)| match &overflow {
-            Some(v) => conv.convert_centered_into_target_limb(j, &rows, v, o),
-            None => conv.convert_into_target_limb(j, &rows, o),
-        });
-    out
+    scaled
 }
 
 impl Backend for CpuBackend {
@@ -259,8 +249,42 @@ impl Backend for CpuBackend {
         Ok(out)
     }
 
-    fn extend_basis(&self, ring: &Ring, a: &RnsPoly, to: &[usize]) -> RnsPoly {
-        convert_basis(ring, a, to, false)
+    fn mod_up(
+        &self,
+        ring: &Ring,
+        c: &RnsPoly,
+        coeff: &RnsPoly,
+        digit: Range<usize>,
+        to: &[usize],
+    ) -> RnsPoly {
+        assert_eq!(c.form(), Form::Eval);
+        assert_eq!(c.primes(), coeff.primes(), "c and its coefficients differ");
+        assert_eq!(
+            &to[..c.limb_count()],
+            c.primes(),
+            "to must extend c's primes"
+        );
+        let own = &c.primes()[digit.clone()];
+        let others: Vec<usize> = to.iter().copied().filter(|p| !own.contains(p)).collect();
+        let conv = ring.converter(own, &others);
+        let scaled = scaled_sources(&conv, coeff, &digit.clone().collect::<Vec<_>>());
+        let rows: Vec<&[u64]> = scaled.data().chunks_exact(c.n()).collect();
+        let mut out = RnsPoly::zero(c.n(), to, Form::Eval);
+        // Each extended limb is converted and transformed while it is in cache.
+        out.data_mut()
+            .par_chunks_mut(c.n())
+            .zip(to.par_iter())
+            .enumerate()
+            .for_each(|(k, (limb, &p))| {
+                if digit.contains(&k) {
+                    limb.copy_from_slice(c.limb(k));
+                } else {
+                    let j = if k < digit.start { k } else { k - digit.len() };
+                    conv.convert_into_target_limb(j, &rows, limb);
+                    ring.ntt(p).forward(limb);
+                }
+            });
+        out
     }
 
     fn divide_round_by_last(&self, ring: &Ring, a: &mut RnsPoly) {
@@ -365,22 +389,35 @@ impl Backend for CpuBackend {
         let mut dropped = a.select_limbs(&(kept..a.limb_count()).collect::<Vec<_>>());
         self.to_coeff(ring, &mut dropped);
         a.truncate_limbs(kept);
-        let mut correction = convert_basis(ring, &dropped, a.primes(), true);
-        self.to_eval(ring, &mut correction);
+        let conv = ring.converter(dropped.primes(), a.primes());
+        let scaled = scaled_sources(&conv, &dropped, &(0..count).collect::<Vec<_>>());
+        let rows: Vec<&[u64]> = scaled.data().chunks_exact(a.n()).collect();
+        let overflow = conv.overflow_counts(&rows);
         let divisor: Vec<u64> = dropped
             .primes()
             .iter()
             .map(|&i| ring.modulus(i).value())
             .collect();
-        for_each_limb_pair(&mut a, &correction, |x, c, p| {
-            let m = ring.modulus(p);
-            let d_mod = divisor.iter().fold(1, |acc, &d| m.mul(acc, m.reduce(d)));
-            let inv = m.inv(d_mod).expect("distinct primes");
-            let inv_shoup = m.shoup(inv);
-            x.iter_mut()
-                .zip(c)
-                .for_each(|(x, &c)| *x = m.mul_shoup(m.sub(*x, c), inv, inv_shoup));
-        });
+        // Per limb, while it is in cache: the exact centered residue of the dropped part, to
+        // evaluation form, subtracted; the difference times D^{-1}.
+        let primes = a.primes().to_vec();
+        let n = a.n();
+        a.data_mut()
+            .par_chunks_mut(n)
+            .zip(primes.par_iter())
+            .enumerate()
+            .for_each(|(j, (x, &p))| {
+                let m = ring.modulus(p);
+                let mut correction = vec![0; n];
+                conv.convert_centered_into_target_limb(j, &rows, &overflow, &mut correction);
+                ring.ntt(p).forward(&mut correction);
+                let d_mod = divisor.iter().fold(1, |acc, &d| m.mul(acc, m.reduce(d)));
+                let inv = m.inv(d_mod).expect("distinct primes");
+                let inv_shoup = m.shoup(inv);
+                x.iter_mut()
+                    .zip(&correction)
+                    .for_each(|(x, &c)| *x = m.mul_shoup(m.sub(*x, c), inv, inv_shoup));
+            });
         a
     }
 }
@@ -480,6 +517,46 @@ mod tests {
             q - 1
         } else {
             q
+        }
+    }
+
+    /// ModUp of a middle digit against big-integer CRT: the digit's own limbs are kept, every other
+    /// limb holds `x + u·A` with `0 ≤ u < |digit|` (`x` the digit's residue in `[0, A)`).
+    #[test]
+    fn mod_up_extends_a_digit_like_big_integers() {
+        let ring = ring();
+        let mut s = Sampler::from_os();
+        let c = s.uniform(&ring, &ring.q_indices(3));
+        let mut coeff = c.clone();
+        CpuBackend.to_coeff(&ring, &mut coeff);
+        let to = ring.qp_indices(3);
+        let digit = 1..3;
+        let mut up = CpuBackend.mod_up(&ring, &c, &coeff, digit.clone(), &to);
+        assert_eq!((up.primes(), up.form()), (&to[..], Form::Eval));
+        for k in digit.clone() {
+            assert_eq!(up.limb(k), c.limb(k), "own limb {k}");
+        }
+        CpuBackend.to_coeff(&ring, &mut up);
+        let digit_poly = coeff.select_limbs(&digit.clone().collect::<Vec<_>>());
+        let big_a: BigUint = digit
+            .clone()
+            .map(|k| BigUint::from(ring.modulus(to[k]).value()))
+            .product();
+        for j in 0..ring.n() {
+            let x = crt(&ring, &digit_poly, j);
+            let x = if x < BigInt::from(0) {
+                x + BigInt::from(big_a.clone())
+            } else {
+                x
+            };
+            for (k, &p) in to.iter().enumerate().filter(|(k, _)| !digit.contains(k)) {
+                let q = BigInt::from(ring.modulus(p).value());
+                let ok = (0..digit.len()).any(|u| {
+                    let v = (&x + BigInt::from(big_a.clone()) * u) % &q;
+                    v == BigInt::from(up.limb(k)[j])
+                });
+                assert!(ok, "limb {k}, coefficient {j}");
+            }
         }
     }
 

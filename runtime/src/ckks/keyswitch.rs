@@ -54,24 +54,8 @@ impl<B: Backend> Evaluator<B> {
         let qp = ring.qp_indices(level);
         let digits = (0..(level + 1).div_ceil(alpha))
             .map(|j| {
-                let own: Vec<usize> = (j * alpha..((j + 1) * alpha).min(level + 1)).collect();
-                let others: Vec<usize> = qp.iter().copied().filter(|p| !own.contains(p)).collect();
-                let mut extended =
-                    self.backend
-                        .extend_basis(ring, &coeff.select_limbs(&own), &others);
-                self.backend.to_eval(ring, &mut extended);
-                // Reassemble in Q_l ∪ P order: the digit's own limbs are c's, the rest extended.
-                let mut data = Vec::with_capacity(qp.len() * c.n());
-                let mut next_other = 0;
-                for &p in &qp {
-                    if own.contains(&p) {
-                        data.extend_from_slice(c.limb(p));
-                    } else {
-                        data.extend_from_slice(extended.limb(next_other));
-                        next_other += 1;
-                    }
-                }
-                RnsPoly::from_raw(c.n(), qp.clone(), data, cachemir_kernels::Form::Eval)
+                let digit = j * alpha..((j + 1) * alpha).min(level + 1);
+                self.backend.mod_up(ring, c, &coeff, digit, &qp)
             })
             .collect();
         Decomposed { digits }
