@@ -135,7 +135,8 @@ impl<B: Backend> Evaluator<B> {
         Ok(())
     }
 
-    /// `(x.c_0, x.c_1) += P·(c_0, c_1)` on the Q limbs (`polys` over `Q_l`, `x` over `Q_l ∪ P`).
+    /// `(x.c_0, x.c_1) += P·(c_0, c_1)` on the Q limbs (`polys` over `Q_l`, `x` over `Q_l ∪ P`);
+    /// `polys` may hold `c_0` alone.
     fn add_p_multiple(&self, x: &mut Extended, polys: &[RnsPoly]) {
         let ring = self.params.ring();
         let p_mod_q = self.params.p_mod_q(polys[0].limb_count() - 1);
@@ -278,21 +279,21 @@ impl<B: Backend> Evaluator<B> {
                 g => {
                     let key = self.galois_key_at(step, g, ct.level())?;
                     let permutation = ring.galois_permutation(g)?;
-                    let (mut c0, c1) = self.backend.key_switch_inner_product(
+                    let (c0, c1) = self.backend.key_switch_inner_product(
                         ring,
                         &d.digits,
                         &key.digits,
                         Some(&permutation),
                     );
-                    let rotated = self.backend.automorphism(ring, &ct.polys[0], g)?;
-                    self.backend
-                        .add_assign(ring, &mut c0, &self.scaled_by_p(&rotated));
-                    Ok(Extended {
+                    let mut x = Extended {
                         c0,
                         c1,
                         scale: ct.scale,
                         slots: ct.slots,
-                    })
+                    };
+                    let rotated = self.backend.automorphism(ring, &ct.polys[0], g)?;
+                    self.add_p_multiple(&mut x, &[rotated]);
+                    Ok(x)
                 }
             })
             .collect()
