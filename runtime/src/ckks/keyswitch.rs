@@ -300,15 +300,13 @@ impl<B: Backend> Evaluator<B> {
     }
 
     /// Rotates an extended ciphertext, keeping it extended: only `c_1` is divided by P, then switched.
-    pub(crate) fn rotate_extended(&self, x: &Extended, step: i64) -> Result<Extended> {
+    pub(crate) fn rotate_extended(&self, x: Extended, step: i64) -> Result<Extended> {
         let galois = galois_element(&self.params, step);
         if galois == 1 {
-            return Ok(x.clone());
+            return Ok(x);
         }
         let ring = self.params.ring();
-        let c1 = self
-            .backend
-            .mod_down(ring, x.c1.clone(), self.params.p().len());
+        let c1 = self.backend.mod_down(ring, x.c1, self.params.p().len());
         let key = self.galois_key_at(step, galois, c1.limb_count() - 1)?;
         let permutation = ring.galois_permutation(galois)?;
         let d = self.decompose(&c1);

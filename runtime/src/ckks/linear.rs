@@ -400,7 +400,7 @@ impl<B: Backend> Evaluator<B> {
                 scale,
                 slots: x.slots(),
             };
-            let shifted = self.rotate_extended(&inner, j as i64)?;
+            let shifted = self.rotate_extended(inner, j as i64)?;
             total = Some(match total {
                 None => shifted,
                 Some(mut acc) => {
