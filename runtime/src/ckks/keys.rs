@@ -48,17 +48,17 @@ pub struct SwitchingKey {
     pub(crate) level: usize,
 }
 
-/// The uniform halves of a key: `count` polynomials over `primes`, expanded in order from `seed` by
-/// ChaCha20. Key generation and deserialization both call this, so they agree bit for bit.
+/// The uniform halves of a key: polynomials `0..count` of `seed` over `primes`
+/// ([`Sampler::uniform_from_seed`], one ChaCha20 stream per limb). Key generation and
+/// deserialization both call this, so they agree bit for bit.
 pub(crate) fn uniform_halves(
     params: &Parameters,
     seed: [u8; 32],
     count: usize,
     primes: &[usize],
 ) -> Vec<RnsPoly> {
-    let mut sampler = Sampler::from_seed(seed);
-    (0..count)
-        .map(|_| sampler.uniform(params.ring(), primes))
+    (0..count as u32)
+        .map(|j| Sampler::uniform_from_seed(params.ring(), seed, j, primes))
         .collect()
 }
 
@@ -176,11 +176,18 @@ impl<B: Backend> KeyGenerator<B> {
         SecretKey { poly }
     }
 
-    /// `b = −a·s + e` over `a`'s primes (evaluation form), with `s` restricted to those primes and
-    /// `e` drawn from `errors`.
-    fn rlwe_zero(&self, sk: &SecretKey, a: &RnsPoly, errors: &mut Sampler) -> RnsPoly {
-        let ring = self.params.ring().clone();
-        let primes = a.primes();
+    /// `b = −a·s + e` over `a`'s primes (evaluation form), given `neg_s = −s` over those primes
+    /// ([`Self::negated_secret`]) and `e` drawn from `errors`.
+    fn rlwe_zero(&self, neg_s: &RnsPoly, a: &RnsPoly, errors: &mut Sampler) -> RnsPoly {
+        let ring = self.params.ring();
+        let mut b = RnsPoly::from_signed(ring, a.primes(), &errors.gaussian(self.params.n()));
+        self.backend.to_eval(ring, &mut b);
+        self.backend.mul_add_assign(ring, &mut b, a, neg_s);
+        b
+    }
+
+    /// `−s` over `primes` (evaluation form), for [`Self::rlwe_zero`].
+    fn negated_secret(&self, sk: &SecretKey, primes: &[usize]) -> RnsPoly {
         let positions: Vec<usize> = primes
             .iter()
             .map(|p| {
@@ -191,14 +198,9 @@ impl<B: Backend> KeyGenerator<B> {
                     .expect("secret covers all primes")
             })
             .collect();
-        let s = sk.poly.select_limbs(&positions);
-        let mut e = RnsPoly::from_signed(&ring, primes, &errors.gaussian(self.params.n()));
-        self.backend.to_eval(&ring, &mut e);
-        let mut b = a.clone();
-        self.backend.mul_assign(&ring, &mut b, &s);
-        self.backend.neg_assign(&ring, &mut b);
-        self.backend.add_assign(&ring, &mut b, &e);
-        b
+        let mut neg_s = sk.poly.select_limbs(&positions);
+        self.backend.neg_assign(self.params.ring(), &mut neg_s);
+        neg_s
     }
 
     /// The public key.
@@ -207,7 +209,7 @@ impl<B: Backend> KeyGenerator<B> {
         let seed = self.sampler.seed();
         let mut errors = Sampler::from_seed(self.sampler.seed());
         let a = uniform_halves(&self.params, seed, 1, &primes).remove(0);
-        let b = self.rlwe_zero(sk, &a, &mut errors);
+        let b = self.rlwe_zero(&self.negated_secret(sk, &primes), &a, &mut errors);
         PublicKey { b, a, seed }
     }
 
@@ -240,11 +242,12 @@ impl<B: Backend> KeyGenerator<B> {
         let primes = ring.qp_indices(level);
         let alpha = self.params.digit_size();
         let p_mod = self.params.p_mod_q(level);
+        let neg_s = self.negated_secret(sk, &primes);
         let digits = uniform_halves(&self.params, seed, (level + 1).div_ceil(alpha), &primes)
             .into_iter()
             .enumerate()
             .map(|(j, a)| {
-                let mut b = self.rlwe_zero(sk, &a, &mut errors);
+                let mut b = self.rlwe_zero(&neg_s, &a, &mut errors);
                 for (i, &w) in p_mod.iter().enumerate().skip(j * alpha).take(alpha) {
                     let m = ring.modulus(i);
                     let ws = m.shoup(w);

@@ -18,8 +18,10 @@ use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 const MAGIC: &[u8; 4] = b"CMCK";
-/// Version of the binary format written by this build.
-pub const FORMAT_VERSION: u16 = 2;
+/// Version of the binary format written by this build. Version 3: key halves are expanded from
+/// their seed with one ChaCha20 stream per limb ([`super::keys::uniform_halves`]), so version-2 keys
+/// would regenerate different halves and are refused.
+pub const FORMAT_VERSION: u16 = 3;
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 #[repr(u8)]
