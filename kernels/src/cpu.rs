@@ -39,21 +39,20 @@ fn for_each_limb_pair(
         .for_each(|((x, y), &p)| f(x, y, p));
 }
 
-/// The source limbs of a basis conversion, each multiplied by its `(A/a_i)^{-1}` (step 1 of
-/// [`crate::basis`]): a copy of `a`'s limbs at `positions` (coefficient form).
-fn scaled_sources(conv: &BasisConverter, a: &RnsPoly, positions: &[usize]) -> RnsPoly {
+/// Step 1 of a basis conversion ([`crate::basis`]), in place: each source limb (coefficient form)
+/// times its `(A/a_i)^{-1}`.
+fn scale_sources(conv: &BasisConverter, sources: &mut RnsPoly) {
     assert_eq!(
-        a.form(),
+        sources.form(),
         Form::Coeff,
         "basis conversion works on coefficients"
     );
-    let mut scaled = a.select_limbs(positions);
-    scaled
+    let n = sources.n();
+    sources
         .data_mut()
-        .par_chunks_mut(a.n())
+        .par_chunks_mut(n)
         .enumerate()
         .for_each(|(i, limb)| conv.scale_source_limb(i, limb));
-    scaled
 }
 
 impl Backend for CpuBackend {
@@ -267,7 +266,8 @@ impl Backend for CpuBackend {
         let own = &c.primes()[digit.clone()];
         let others: Vec<usize> = to.iter().copied().filter(|p| !own.contains(p)).collect();
         let conv = ring.converter(own, &others);
-        let scaled = scaled_sources(&conv, coeff, &digit.clone().collect::<Vec<_>>());
+        let mut scaled = coeff.select_limbs(&digit.clone().collect::<Vec<_>>());
+        scale_sources(&conv, &mut scaled);
         let rows: Vec<&[u64]> = scaled.data().chunks_exact(c.n()).collect();
         let mut out = RnsPoly::zero(c.n(), to, Form::Eval);
         // Each extended limb is converted and transformed while it is in cache.
@@ -390,14 +390,14 @@ impl Backend for CpuBackend {
         self.to_coeff(ring, &mut dropped);
         a.truncate_limbs(kept);
         let conv = ring.converter(dropped.primes(), a.primes());
-        let scaled = scaled_sources(&conv, &dropped, &(0..count).collect::<Vec<_>>());
-        let rows: Vec<&[u64]> = scaled.data().chunks_exact(a.n()).collect();
-        let overflow = conv.overflow_counts(&rows);
         let divisor: Vec<u64> = dropped
             .primes()
             .iter()
             .map(|&i| ring.modulus(i).value())
             .collect();
+        scale_sources(&conv, &mut dropped);
+        let rows: Vec<&[u64]> = dropped.data().chunks_exact(a.n()).collect();
+        let overflow = conv.overflow_counts(&rows);
         // Per limb, while it is in cache: the exact centered residue of the dropped part, to
         // evaluation form, subtracted; the difference times D^{-1}.
         let primes = a.primes().to_vec();

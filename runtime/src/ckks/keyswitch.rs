@@ -227,27 +227,18 @@ impl<B: Backend> Evaluator<B> {
             .collect()
     }
 
-    /// `P·c` over `Q_l ∪ P` for `c` over `Q_l` (the P limbs are zero): exact.
-    fn scaled_by_p(&self, c: &RnsPoly) -> RnsPoly {
-        let ring = self.params.ring();
-        let level = c.limb_count() - 1;
-        let mut scaled = c.clone();
-        self.backend
-            .mul_scalar_assign(ring, &mut scaled, &self.params.p_mod_q(level));
-        let qp = ring.qp_indices(level);
-        let mut data = scaled.data().to_vec();
-        data.resize(qp.len() * c.n(), 0);
-        RnsPoly::from_raw(c.n(), qp, data, cachemir_kernels::Form::Eval)
-    }
-
-    /// `P·ct` over `Q_l ∪ P`.
+    /// `P·ct` over `Q_l ∪ P` (`ct` degree 1; the P limbs are zero): exact.
     pub(crate) fn extend(&self, ct: &Ciphertext) -> Extended {
-        Extended {
-            c0: self.scaled_by_p(&ct.polys[0]),
-            c1: self.scaled_by_p(&ct.polys[1]),
+        let qp = self.params.ring().qp_indices(ct.level());
+        let zero = RnsPoly::zero(ct.polys[0].n(), &qp, cachemir_kernels::Form::Eval);
+        let mut x = Extended {
+            c0: zero.clone(),
+            c1: zero,
             scale: ct.scale,
             slots: ct.slots,
-        }
+        };
+        self.add_p_multiple(&mut x, &ct.polys);
+        x
     }
 
     /// The key of `galois`, checked to cover `level`.

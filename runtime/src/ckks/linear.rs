@@ -11,8 +11,8 @@
 //! [`super::keyswitch`]): the baby rotations, the plaintext products and the giant rotations all stay
 //! over `Q_l ∪ P` (the diagonals are encoded there), and the sum is divided by `P` once, so no baby
 //! step pays a ModDown and each giant step pays one for `c_1` alone. The cost is
-//! `|{i}| + |{j}|` rotations instead of one per diagonal; `g` is the power of two minimising it unless
-//! given. Diagonals are encoded at the ciphertext's level with scale `q_level`, products are summed
+//! `|{i}| + |{j}|` rotations instead of one per diagonal; `g` is the power of two minimising
+//! `|{i}| + 4·|{j}|` (a giant step costs more than a baby step, see [`GIANT_STEP_COST`]) unless given. Diagonals are encoded at the ciphertext's level with scale `q_level`, products are summed
 //! before a single rescale, so the output keeps the input's scale exactly and consumes one level. That
 //! rescale and the final division by `P` are one ModDown by `P·q_l`.
 //! [`LinearTransform::rotation_steps`] lists the rotation keys needed.
@@ -74,7 +74,7 @@ fn groups_of(diagonals: impl Iterator<Item = usize>, g: usize) -> BTreeMap<usize
 /// What a giant rotation costs in baby rotations. Baby steps are double hoisted (an inner product and
 /// an automorphism each); a giant step pays a ModDown of `c_1`, a decomposition and an inner product:
 /// about 10× a baby at `N16_BOOT`'s top levels (`cachemir-run bench bootstrap`). The weight is kept
-/// lower because every extra baby step is one more rotation key (~150 MB at `N16_BOOT`).
+/// lower because every extra baby step is one more rotation key (~160 MB at `N16_BOOT`).
 const GIANT_STEP_COST: usize = 4;
 
 /// Cost of a split in baby rotations: non-zero baby steps plus [`GIANT_STEP_COST`] per non-zero
