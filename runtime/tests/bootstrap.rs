@@ -1,10 +1,11 @@
 //! Full- and sparse-packing bootstrapping at an insecure toy set: N = 2^10 (512 slots), a dense
-//! ternary main secret refreshed through an ephemeral secret of Hamming weight 32 (so `|I| ≤ 16.5`
-//! and `K = 17` is a certain bound), chain `q_0` 60 bits | 2 × 40-bit computation levels |
+//! ternary main secret refreshed through an ephemeral secret of Hamming weight 32 (`K = 13` bounds
+//! `|I|` but with probability 2^−60 per bootstrap at this N), chain `q_0` 60 bits | 2 × 40-bit computation levels |
 //! 12 × 60-bit bootstrapping levels (SlotsToCoeffs 2, EvalMod 8, CoeffsToSlots 2), scale 2^40.
 //! Values uniform in [−1, 1] (real and imaginary parts).
 
 use cachemir_kernels::CpuBackend;
+use cachemir_runtime::approx::Chebyshev;
 use cachemir_runtime::ckks::bootstrap::bench;
 use cachemir_runtime::ckks::bootstrap::eval_mod::EvalMod;
 use cachemir_runtime::ckks::bootstrap::{BootstrapConfig, Bootstrapper};
@@ -26,24 +27,45 @@ fn config(slots: usize) -> BootstrapConfig {
         log_message_ratio: 10,
         cts_budget: 2,
         stc_budget: 2,
-        k: 17.0,
-        sine_degree: 63,
-        double_angle: 2,
+        k: 13,
+        sine_degree: 31,
+        double_angle: 3,
         output_scale: 2f64.powi(40),
         ephemeral_hamming_weight: Some(32),
     }
 }
 
+/// Worst `|EvalMod(x) − sin(2πx)|` in plaintext over `x = I + ε`, `|I| ≤ k`, `|ε| ≤ 2^−ratio`.
+fn worst_near_integers(eval_plain: impl Fn(f64) -> f64, k: u32, log_message_ratio: u32) -> f64 {
+    let e = 2f64.powi(-(log_message_ratio as i32));
+    (-(k as i64)..=k as i64)
+        .flat_map(|i| (0..=200).map(move |j| i as f64 + e * (j as f64 / 100.0 - 1.0)))
+        .map(|x| (eval_plain(x) - (2.0 * PI * x).sin()).abs())
+        .fold(0.0, f64::max)
+}
+
 #[test]
-fn eval_mod_plaintext_model_is_a_sine() {
-    let c = config(512);
-    let m = EvalMod::new(c.k, c.sine_degree, c.double_angle).unwrap();
-    let worst = (0..=20_000)
-        .map(|i| -c.k + 2.0 * c.k * i as f64 / 20_000.0)
-        .map(|x| (m.eval_plain(x) - (2.0 * PI * x).sin()).abs())
-        .fold(0.0, f64::max);
-    assert!(worst < 1e-12, "{worst:e}");
-    assert_eq!(m.depth(), 8);
+fn eval_mod_plaintext_model_is_a_sine_near_the_integers() {
+    // The toy configuration and N16_BOOT's (q_0/Δ = 2^8: the widest neighbourhoods).
+    for ratio in [config(512).log_message_ratio, 8] {
+        let c = config(512);
+        let m = EvalMod::new(c.k, c.sine_degree, c.double_angle, ratio).unwrap();
+        assert_eq!(m.depth(), 8);
+        let fitted = worst_near_integers(|x| m.eval_plain(x), c.k, ratio);
+        assert!(fitted < 1e-12, "ratio 2^{ratio}: {fitted:e}");
+        // Interpolating the same cosine on the whole interval is far less accurate there.
+        let k = f64::from(c.k);
+        let r = 2f64.powi(c.double_angle as i32);
+        let cosine = |t: f64| (2.0 * PI * (k * t - 0.25) / r).cos();
+        let interpolant = Chebyshev::interpolate(cosine, -1.0, 1.0, c.sine_degree).unwrap();
+        let doubled =
+            |x: f64| (0..c.double_angle).fold(interpolant.eval(x / k), |y, _| 2.0 * y * y - 1.0);
+        let interpolated = worst_near_integers(doubled, c.k, ratio);
+        assert!(
+            interpolated > 5.0 * fitted,
+            "{interpolated:e} vs {fitted:e}"
+        );
+    }
 }
 
 #[test]

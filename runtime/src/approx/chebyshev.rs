@@ -3,7 +3,9 @@
 //! `f` on `[a, b]` is sampled at the `d + 1` Chebyshev nodes of the first kind and expanded as
 //! `p(x) = Σ_{k ≤ d} c_k T_k(u)` with `u = (2x − a − b)/(b − a) ∈ [−1, 1]`. Interpolation at these
 //! nodes is within a factor `2 + (2/π)·ln(d + 1)` of the best (minimax) polynomial of degree `d`,
-//! which is why it is the default here. The error is never assumed: [`Chebyshev::max_error`]
+//! which is why it is the default here. Where only some points of the interval matter (EvalMod's
+//! sine is only ever evaluated near integers), [`Chebyshev::least_squares`] fits the coefficients
+//! to samples at chosen points instead. The error is never assumed: [`Chebyshev::max_error`]
 //! measures it on a dense grid.
 
 use crate::{Result, RuntimeError};
@@ -108,6 +110,76 @@ impl Chebyshev {
         Ok(Self { a, b, coeffs })
     }
 
+    /// The least-squares fit of degree `degree` to `f` at `points` (more than `degree` distinct
+    /// ones, in or slightly beyond `[a, b]`): the coefficients minimizing `Σ (p(x_i) − f(x_i))²`, by
+    /// Householder QR of the Chebyshev–Vandermonde matrix (well conditioned when the points spread
+    /// over the interval). An error names a degenerate point set.
+    pub fn least_squares(
+        f: impl Fn(f64) -> f64,
+        a: f64,
+        b: f64,
+        degree: usize,
+        points: &[f64],
+    ) -> Result<Self> {
+        check_interval("chebyshev least squares", a, b)?;
+        let invalid = |reason: String| RuntimeError::InvalidParameters { reason };
+        let (cols, rows) = (degree + 1, points.len());
+        if rows < cols {
+            return Err(invalid(format!(
+                "chebyshev least squares: {rows} points cannot fix {cols} coefficients"
+            )));
+        }
+        let (alpha, beta) = (2.0 / (b - a), -(a + b) / (b - a));
+        // Column-major Vandermonde `v[j][i] = T_j(u_i)` and right-hand side `y_i = f(x_i)`.
+        let u: Vec<f64> = points.iter().map(|&x| alpha * x + beta).collect();
+        let mut v = vec![vec![1.0; rows], u.clone()];
+        for j in 2..cols {
+            let next = (0..rows)
+                .map(|i| 2.0 * u[i] * v[j - 1][i] - v[j - 2][i])
+                .collect();
+            v.push(next);
+        }
+        v.truncate(cols);
+        let mut y: Vec<f64> = points.iter().map(|&x| f(x)).collect();
+        if let Some(bad) = (0..rows).find(|&i| !(u[i].is_finite() && y[i].is_finite())) {
+            return Err(invalid(format!(
+                "chebyshev least squares: f is not finite at x = {}",
+                points[bad]
+            )));
+        }
+        // Householder QR: column j is reflected onto e_j; the same reflection is applied to the
+        // later columns and to y, leaving R in the upper triangle and Qᵀy in y.
+        let scale = v.iter().flatten().fold(0.0f64, |m, x| m.max(x.abs()));
+        for j in 0..cols {
+            let norm = v[j][j..].iter().map(|x| x * x).sum::<f64>().sqrt();
+            if norm <= 1e-12 * scale * (rows as f64).sqrt() {
+                return Err(invalid(format!(
+                    "chebyshev least squares: the points do not determine T_{j} (too few distinct points)"
+                )));
+            }
+            let alpha_j = if v[j][j] > 0.0 { -norm } else { norm };
+            let mut h: Vec<f64> = v[j][j..].to_vec();
+            h[0] -= alpha_j;
+            let hh: f64 = h.iter().map(|x| x * x).sum();
+            let reflect = |col: &mut [f64]| {
+                let d = 2.0 * h.iter().zip(col.iter()).map(|(a, b)| a * b).sum::<f64>() / hh;
+                col.iter_mut().zip(&h).for_each(|(c, hk)| *c -= d * hk);
+            };
+            for col in v.iter_mut().skip(j + 1) {
+                reflect(&mut col[j..]);
+            }
+            reflect(&mut y[j..]);
+            v[j][j] = alpha_j;
+        }
+        // Back substitution R·c = (Qᵀy)[..cols].
+        let mut coeffs = vec![0.0; cols];
+        for j in (0..cols).rev() {
+            let s: f64 = (j + 1..cols).map(|k| v[k][j] * coeffs[k]).sum();
+            coeffs[j] = (y[j] - s) / v[j][j];
+        }
+        Self::from_coeffs(coeffs, a, b)
+    }
+
     /// A polynomial from explicit Chebyshev coefficients `c_0 … c_d` on `[a, b]`.
     pub fn from_coeffs(coeffs: Vec<f64>, a: f64, b: f64) -> Result<Self> {
         check_interval("chebyshev polynomial", a, b)?;
@@ -193,6 +265,44 @@ mod tests {
             assert!((c - want).abs() < 1e-13, "c_{k} = {c}");
         }
         assert_eq!(p.prune(1e-12).degree(), 3);
+    }
+
+    #[test]
+    fn least_squares_recovers_a_polynomial_and_fits_at_its_points() {
+        // Points clustered near the integers of [−5, 5], as EvalMod uses them.
+        let points: Vec<f64> = (-5..=5)
+            .flat_map(|i| [-1e-3, 0.0, 1e-3].map(|e| i as f64 + e))
+            .collect();
+        // An exact degree-4 polynomial, written in the monomial basis, is recovered.
+        let quartic = |x: f64| 0.5 - x + 0.25 * x * x * x * x / 625.0;
+        let p = Chebyshev::least_squares(quartic, -5.0, 5.0, 4, &points).unwrap();
+        for &x in &points {
+            assert!((p.eval(x) - quartic(x)).abs() < 1e-13, "at {x}");
+        }
+        // Least squares minimizes the squared residual at the points: no worse than interpolation
+        // at Chebyshev nodes of the same degree.
+        let f = |x: f64| (2.0 * x).cos();
+        let residual = |p: &Chebyshev| {
+            points
+                .iter()
+                .map(|&x| (p.eval(x) - f(x)).powi(2))
+                .sum::<f64>()
+        };
+        let fit = Chebyshev::least_squares(f, -5.0, 5.0, 12, &points).unwrap();
+        let interpolant = Chebyshev::interpolate(f, -5.0, 5.0, 12).unwrap();
+        assert!(
+            residual(&fit) <= residual(&interpolant),
+            "{} > {}",
+            residual(&fit),
+            residual(&interpolant)
+        );
+    }
+
+    #[test]
+    fn least_squares_rejects_degenerate_points() {
+        assert!(Chebyshev::least_squares(f64::cos, -1.0, 1.0, 4, &[0.0, 0.5, 1.0]).is_err());
+        assert!(Chebyshev::least_squares(f64::cos, -1.0, 1.0, 2, &[0.0, 0.0, 0.0, 0.0]).is_err());
+        assert!(Chebyshev::least_squares(f64::ln, -1.0, 1.0, 1, &[-0.5, 0.2, 0.5]).is_err());
     }
 
     #[test]

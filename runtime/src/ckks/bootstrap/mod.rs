@@ -25,9 +25,11 @@
 //! 4. SlotsToCoeffs ([`dft::slots_to_coeffs`], `stc_budget` levels): `U·BitRev(m_lo + i·m_hi)` =
 //!    the message slots.
 //!
-//! `K` must bound `|I|`: with a secret of Hamming weight `h`, `|I_k| ≤ (h + 1)/2` always, so a
-//! sparse secret gives a deterministic bound. Depth: `cts_budget + EvalMod depth + stc_budget`.
-//! Not here: the arcsine correction (EvalMod's degree-63 sine is accurate to 1e-13 without it).
+//! `K` must bound `|I|`. With a secret of Hamming weight `h`, `I_k` is the rounding of a sum of
+//! `h + 1` independent uniforms on `[−1/2, 1/2]` (Irwin–Hall, standard deviation 1.66 for
+//! `h = 32`): `|I_k| ≤ (h + 1)/2` always, and `|I_k| ≥ 14` (beyond `K = 13`) has probability
+//! 1.3e-21 per coefficient, 2^−53 per bootstrap at `N = 2^16`. Depth: `cts_budget + EvalMod depth
+//! + stc_budget`. Not here: the arcsine correction (EvalMod's sine is accurate to 5e-13 without it).
 
 pub mod bench;
 pub mod dft;
@@ -48,8 +50,8 @@ use std::time::Instant;
 /// Bootstrapping settings.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BootstrapConfig {
-    /// Bound `K` on `|x|` at the EvalMod input (see the module docs).
-    pub k: f64,
+    /// Bound `K` on the integer `|I|` at the EvalMod input (see the module docs).
+    pub k: u32,
     /// Degree of the scaled-cosine polynomial.
     pub sine_degree: usize,
     /// Double-angle steps.
@@ -87,8 +89,9 @@ impl BootstrapConfig {
     }
 
     /// The configuration of a named bootstrappable set (`cachemir_ir::params::bootstrap_levels`)
-    /// for `slots` slots: an ephemeral secret of Hamming weight 32 (so `|I| ≤ 16.5` and `K = 17`
-    /// is a certain bound), the degree-63 sine with 2 double-angle steps (8 levels), the DFT
+    /// for `slots` slots: an ephemeral secret of Hamming weight 32 with `K = 13` (exceeded with
+    /// probability 2^−53 per bootstrap, module docs), the degree-31 sine with 3 double-angle steps
+    /// (8 levels), the DFT
     /// budgets of the set, `q_0/Δ = 2^8` at ModRaise (see `docs/design/ckks.md` for the trade-off)
     /// and the set's default scale out.
     pub fn for_named_set(name: &str, params: &Parameters, slots: usize) -> Result<Self> {
@@ -98,9 +101,9 @@ impl BootstrapConfig {
             }
         })?;
         let config = Self {
-            k: 17.0,
-            sine_degree: 63,
-            double_angle: 2,
+            k: 13,
+            sine_degree: 31,
+            double_angle: 3,
             output_scale: params.default_scale(),
             slots,
             log_message_ratio: cachemir_ir::params::BOOTSTRAP_MESSAGE_RATIO_BITS,
@@ -108,8 +111,13 @@ impl BootstrapConfig {
             stc_budget: levels.slots_to_coeffs as usize,
             ephemeral_hamming_weight: Some(32),
         };
-        let eval_mod_depth =
-            EvalMod::new(config.k, config.sine_degree, config.double_angle)?.depth();
+        let eval_mod_depth = EvalMod::new(
+            config.k,
+            config.sine_degree,
+            config.double_angle,
+            config.log_message_ratio,
+        )?
+        .depth();
         if eval_mod_depth != levels.eval_mod as usize {
             return Err(RuntimeError::InvalidParameters {
                 reason: format!(
@@ -172,7 +180,12 @@ impl Circuit {
             });
         }
         let gap = params.max_slots() / n;
-        let eval_mod = EvalMod::new(config.k, config.sine_degree, config.double_angle)?;
+        let eval_mod = EvalMod::new(
+            config.k,
+            config.sine_degree,
+            config.double_angle,
+            config.log_message_ratio,
+        )?;
         let needed = eval_mod.depth() + config.cts_budget + config.stc_budget;
         if params.max_level() < needed {
             return Err(RuntimeError::LevelTooLow {
@@ -181,7 +194,11 @@ impl Circuit {
                 level: params.max_level(),
             });
         }
-        let mut cts = dft::coeffs_to_slots(n, 0.5 / (gap as f64 * config.k), config.cts_budget)?;
+        let mut cts = dft::coeffs_to_slots(
+            n,
+            0.5 / (gap as f64 * f64::from(config.k)),
+            config.cts_budget,
+        )?;
         let sub_sum: Vec<i64> = (0..gap.trailing_zeros()).map(|j| (n << j) as i64).collect();
         let mut stc = dft::slots_to_coeffs(n, config.stc_budget)?;
         // Sparse packing with room for 2n slots: one EvalMod on [re, im] instead of two.
