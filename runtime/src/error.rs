@@ -117,6 +117,14 @@ pub enum RuntimeError {
         /// What is wrong.
         reason: String,
     },
+    /// A file that could not be read or written.
+    #[error("{path}: {reason}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The operating system's message.
+        reason: String,
+    },
     /// Bytes that do not decode to the expected object.
     #[error("cannot decode {what}: {reason}")]
     Decode {

@@ -15,6 +15,7 @@ use cachemir_runtime::ckks::{
 };
 use cachemir_runtime::RuntimeError;
 use std::f64::consts::PI;
+use std::path::Path;
 use std::sync::Arc;
 
 mod support;
@@ -166,11 +167,42 @@ fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
 fn the_insecure_bootstrappable_set_refreshes_through_its_named_configuration() {
     let params = Arc::new(Parameters::named("INSECURE_N12_BOOT").unwrap());
     let cfg = BootstrapConfig::for_named_set("INSECURE_N12_BOOT", &params, 64).unwrap();
-    let report = bench::bench("INSECURE_N12_BOOT", params.clone(), cfg, 1, |_| ()).unwrap();
-    eprintln!("{}", serde_json::to_string(&report).unwrap());
-    assert_eq!(report.levels_left, 9);
-    assert!(report.precision_mean_bits >= 20.0, "{report:?}");
-    assert!(report.precision_min_bits >= 16.0, "{report:?}");
+    // A fresh cache directory: the first run generates and stores the keys, the second reads them.
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("keys-{}", std::process::id()));
+    for loaded in [false, true] {
+        let report = bench::bench(
+            "INSECURE_N12_BOOT",
+            params.clone(),
+            cfg.clone(),
+            1,
+            Some(&cache),
+            |_| (),
+        )
+        .unwrap();
+        eprintln!("{}", serde_json::to_string(&report).unwrap());
+        assert_eq!(report.keys_loaded, loaded);
+        assert_eq!(report.levels_left, 9);
+        assert!(report.precision_mean_bits >= 20.0, "{report:?}");
+        assert!(report.precision_min_bits >= 16.0, "{report:?}");
+    }
+    // A damaged cache file is regenerated, not trusted.
+    for entry in std::fs::read_dir(&cache).unwrap() {
+        let path = entry.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        let last = bytes.len() - 1;
+        bytes[last] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let report = bench::bench(
+        "INSECURE_N12_BOOT",
+        params.clone(),
+        cfg,
+        1,
+        Some(&cache),
+        |_| (),
+    );
+    assert!(!report.unwrap().keys_loaded);
+    std::fs::remove_dir_all(&cache).unwrap();
     assert!(BootstrapConfig::for_named_set("INSECURE_N12", &params, 64).is_err());
 }
 
@@ -202,7 +234,15 @@ fn bootstrap_timing_at_a_larger_insecure_set() {
             .unwrap_or(10),
         ..config(slots)
     };
-    let report = bench::bench(&format!("insecure-h32-n{log_n}"), params, cfg, 1, |_| ()).unwrap();
+    let report = bench::bench(
+        &format!("insecure-h32-n{log_n}"),
+        params,
+        cfg,
+        1,
+        None,
+        |_| (),
+    )
+    .unwrap();
     println!("{}", serde_json::to_string(&report).unwrap());
     assert_eq!(report.levels_left, 2);
     assert!(report.precision_min_bits >= 18.0, "{report:?}");

@@ -1,10 +1,32 @@
-//! Precision at the secure `N16_BOOT` set (N = 2^16, 128-bit): too slow for the default test run.
+//! Precision at the secure `N16_BOOT` set (N = 2^16, 128-bit), and its full-slot bootstrap: too
+//! slow for the default test run.
 //!
-//! `cargo test --release -p cachemir-runtime --test secure_set -- --ignored`
+//! `cargo test --release -p cachemir-runtime --test secure_set -- --ignored --nocapture`
+//!
+//! The bootstrap test keeps its keys in `target/tmp/keys` (about 5 GB, `ckks::bootstrap::key_cache`): the first
+//! run generates them (about a minute), later runs read them.
 
 use cachemir_kernels::{CpuBackend, Sampler};
+use cachemir_runtime::ckks::bootstrap::{bench, BootstrapConfig};
 use cachemir_runtime::ckks::{Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters};
+use std::path::Path;
 use std::sync::Arc;
+
+/// A full-slot bootstrap at `N16_BOOT`: 9 levels left, ≥ 20 bits mean and ≥ 16 bits worst slot
+/// precision on uniform complex values, bootstrapping keys within 16 GiB.
+#[test]
+#[ignore = "secure N = 2^16 bootstrapping takes minutes and ~14 GB; run with --ignored"]
+fn secure_set_full_slot_bootstrap_meets_its_targets() {
+    let params = Arc::new(Parameters::named("N16_BOOT").unwrap());
+    let config = BootstrapConfig::for_named_set("N16_BOOT", &params, params.max_slots()).unwrap();
+    let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("keys");
+    let report = bench::bench("N16_BOOT", params, config, 1, Some(&cache), |_| ()).unwrap();
+    eprintln!("{}", serde_json::to_string(&report).unwrap());
+    assert!(report.levels_left >= 9, "{report:?}");
+    assert!(report.precision_mean_bits >= 20.0, "{report:?}");
+    assert!(report.precision_min_bits >= 16.0, "{report:?}");
+    assert!(report.key_bytes <= 16 << 30, "{report:?}");
+}
 
 /// mul + relinearize + rescale at the top compute level (the 45-bit scaling primes), public-key
 /// encryption, uniform values in [−1, 1]: ≥ 25 bits of mean precision; and a rotation.

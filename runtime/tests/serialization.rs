@@ -4,7 +4,7 @@
 use cachemir_kernels::CpuBackend;
 use cachemir_runtime::ckks::{
     Ciphertext, Decryptor, Encoder, Encryptor, EvaluationKeys, Evaluator, KeyGenerator, Parameters,
-    PublicKey,
+    PublicKey, SecretKey,
 };
 use cachemir_runtime::RuntimeError;
 use std::sync::Arc;
@@ -34,11 +34,17 @@ fn round_trips_and_rejections() {
         bytes.len(),
         ct.byte_size()
     );
-    let decrypted = encoder.decode(&Decryptor::new(params.clone(), CpuBackend, sk).decrypt(&back));
+    // The client's secret key round-trips: the restored key decrypts.
+    let sk_bytes = sk.to_bytes(&params);
+    let restored = SecretKey::from_bytes(&params, &sk_bytes).unwrap();
+    let decrypted =
+        encoder.decode(&Decryptor::new(params.clone(), CpuBackend, restored).decrypt(&back));
     assert!(decrypted
         .iter()
         .zip(&values)
         .all(|(a, b)| (a.re - b).abs() < 1e-6));
+    assert!(SecretKey::from_bytes(&params, &sk_bytes[..sk_bytes.len() - 1]).is_err());
+    assert!(SecretKey::from_bytes(&params, &pk.to_bytes(&params)).is_err());
 
     assert_eq!(
         PublicKey::from_bytes(&params, &pk.to_bytes(&params)).unwrap(),

@@ -10,7 +10,7 @@
 
 use super::keys::uniform_halves;
 use super::keys::EncapsulationKeys;
-use super::{Ciphertext, EvaluationKeys, Parameters, PublicKey, SwitchingKey};
+use super::{Ciphertext, EvaluationKeys, Parameters, PublicKey, SecretKey, SwitchingKey};
 use crate::bytes::ByteReader;
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{Form, RnsPoly};
@@ -30,6 +30,7 @@ enum Kind {
     PublicKey = 2,
     SwitchingKey = 3,
     EvaluationKeys = 4,
+    SecretKey = 5,
 }
 
 impl Kind {
@@ -39,6 +40,7 @@ impl Kind {
             Kind::PublicKey => "public key",
             Kind::SwitchingKey => "switching key",
             Kind::EvaluationKeys => "evaluation keys",
+            Kind::SecretKey => "secret key",
         }
     }
 }
@@ -356,6 +358,22 @@ impl PublicKey {
         let b = r.poly(&primes)?;
         let a = uniform_halves(params, seed, 1, &primes).remove(0);
         r.finish(PublicKey { b, a, seed })
+    }
+}
+
+impl SecretKey {
+    /// Encodes the secret key, for the client to keep (it must never reach a server).
+    pub fn to_bytes(&self, params: &Parameters) -> Vec<u8> {
+        let mut w = Writer::new(params, Kind::SecretKey);
+        w.poly(&self.poly);
+        w.finish()
+    }
+
+    /// Decodes and validates a secret key made under `params`.
+    pub fn from_bytes(params: &Parameters, bytes: &[u8]) -> Result<Self> {
+        let mut r = Reader::new(params, Kind::SecretKey, bytes)?;
+        let poly = r.poly(&params.ring().qp_indices(params.max_level()))?;
+        r.finish(SecretKey { poly })
     }
 }
 

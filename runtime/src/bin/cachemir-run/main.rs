@@ -9,6 +9,7 @@ use cachemir_runtime::bench::{primitives, PrimitivesConfig};
 use cachemir_runtime::ckks::bootstrap::{bench as bootstrap_bench, BootstrapConfig};
 use cachemir_runtime::ckks::Parameters;
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 mod generate;
@@ -80,6 +81,10 @@ enum Bench {
         /// Allow parameter sets below 128-bit security (named `INSECURE_…`).
         #[arg(long)]
         insecure_test_params: bool,
+        /// Read the keys from this directory if a run with the same parameters and slots stored
+        /// them there, else generate and store them (the files hold the SECRET key: benchmarks only).
+        #[arg(long)]
+        key_cache: Option<PathBuf>,
     },
 }
 
@@ -175,6 +180,7 @@ fn main() -> Result<()> {
                     runs,
                     json,
                     insecure_test_params,
+                    key_cache,
                 },
         } => {
             check_security(&name, insecure_test_params)?;
@@ -184,7 +190,7 @@ fn main() -> Result<()> {
             let config = BootstrapConfig::for_named_set(&name, &params, slots)?;
             let spinner = spinner();
             let report = pool.install(|| {
-                bootstrap_bench::bench(&name, params, config, runs, |phase| {
+                bootstrap_bench::bench(&name, params, config, runs, key_cache.as_deref(), |phase| {
                     spinner.set_message(phase.to_string())
                 })
             })?;

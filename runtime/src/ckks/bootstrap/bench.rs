@@ -1,13 +1,15 @@
-//! The bootstrapping benchmark behind `cachemir-run bench bootstrap`: key generation, one
-//! bootstrap per run (median reported), precision on complex slots with real and imaginary parts
-//! uniform in [−1, 1] (the worst slot and the mean of the absolute errors, in bits).
+//! The bootstrapping benchmark behind `cachemir-run bench bootstrap`: key generation (or loading
+//! from a [`super::key_cache`] directory), one bootstrap per run (median reported), precision on
+//! complex slots with real and imaginary parts uniform in [−1, 1] (the worst slot and the mean of
+//! the absolute errors, in bits).
 
-use super::{BootstrapConfig, BootstrapPhases, Bootstrapper};
+use super::{key_cache, BootstrapConfig, BootstrapPhases, Bootstrapper};
 use crate::ckks::{Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters};
 use crate::Result;
 use cachemir_kernels::{CpuBackend, Sampler};
 use num_complex::Complex64;
 use serde::Serialize;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -34,8 +36,11 @@ pub struct BootstrapReport {
     pub precision_min_bits: f64,
     /// Building and encoding the DFT matrices, in milliseconds.
     pub setup_ms: f64,
-    /// Generating the relinearization, rotation, conjugation and encapsulation keys, in milliseconds.
+    /// Generating the relinearization, rotation, conjugation and encapsulation keys, in
+    /// milliseconds (reading them, when `keys_loaded`).
     pub keygen_ms: f64,
+    /// Whether the keys came from the key cache instead of being generated.
+    pub keys_loaded: bool,
     /// Bytes of all evaluation keys bootstrapping uses.
     pub key_bytes: usize,
     /// Number of rotation keys.
@@ -46,13 +51,15 @@ fn ms(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1e3
 }
 
-/// Generates keys for `config`, bootstraps `runs` fresh level-0 encryptions (at least one) and
-/// reports. `name` labels the parameters in the report; `progress` hears each phase as it starts.
+/// Generates keys for `config` (or loads them from `key_cache`, storing them there on a miss),
+/// bootstraps `runs` fresh level-0 encryptions (at least one) and reports. `name` labels the
+/// parameters in the report; `progress` hears each phase as it starts.
 pub fn bench(
     name: &str,
     params: Arc<Parameters>,
     config: BootstrapConfig,
     runs: usize,
+    key_cache: Option<&Path>,
     mut progress: impl FnMut(&str),
 ) -> Result<BootstrapReport> {
     let encoder = Encoder::new(params.clone(), CpuBackend);
@@ -60,11 +67,21 @@ pub fn bench(
     let start = Instant::now();
     let boot = Bootstrapper::new(&encoder, config)?;
     let setup_ms = ms(start);
-    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
-    let sk = kg.secret_key();
     progress("generating the bootstrapping keys");
     let start = Instant::now();
-    let keys = kg.bootstrapping_keys(&sk, std::slice::from_ref(boot.config()), &[])?;
+    let configs = std::slice::from_ref(boot.config());
+    let (sk, keys, keys_loaded) = match key_cache {
+        Some(dir) => {
+            let cached = key_cache::load_or_generate(dir, &params, configs)?;
+            (cached.secret, cached.keys, cached.loaded)
+        }
+        None => {
+            let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
+            let sk = kg.secret_key();
+            let keys = kg.bootstrapping_keys(&sk, configs, &[])?;
+            (sk, keys, false)
+        }
+    };
     let keygen_ms = ms(start);
     let key_bytes = keys.byte_size();
     let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());
@@ -110,6 +127,7 @@ pub fn bench(
         precision_min_bits: -worst.log2(),
         setup_ms,
         keygen_ms,
+        keys_loaded,
         key_bytes,
         rotation_keys: boot.rotation_steps().len(),
     })

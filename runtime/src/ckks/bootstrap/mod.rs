@@ -34,6 +34,7 @@
 pub mod bench;
 pub mod dft;
 pub mod eval_mod;
+pub mod key_cache;
 mod mod_raise;
 
 use super::encoder::coeffs_to_poly;
