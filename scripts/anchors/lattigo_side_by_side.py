@@ -27,17 +27,19 @@ from lattigo.rlwe import (BootstrapParams, Ciphertext, Decryptor, Encryptor, Key
 from orion_evaluator import Evaluator, Model
 
 
-def container(header: dict) -> bytes:
+def container(header: dict, blobs: list) -> bytes:
     h = json.dumps(header).encode()
-    return b"ORION\x00\x02\x00" + struct.pack("<I", len(h)) + h + struct.pack("<I", 0)
+    out = b"ORION\x00\x02\x00" + struct.pack("<I", len(h)) + h + struct.pack("<I", len(blobs))
+    return out + b"".join(struct.pack("<Q", len(b)) + b for b in blobs)
 
 
-def model(params: dict, nodes: list, slots: list, needs_rlk: bool, input_level: int) -> bytes:
+def model(params: dict, nodes: list, slots: list, needs_rlk: bool, input_level: int,
+          galois: list = (), blobs: list = ()) -> bytes:
     names = ["x"] + [n["name"] for n in nodes]
     full = [dict(name="x", op="flatten", level=input_level, depth=0, shape={}, config={},
                  blob_refs={})]
     for n in nodes:
-        full.append(dict(shape={}, blob_refs={}, depth=1, **n))
+        full.append(dict(dict(shape={}, blob_refs={}, depth=1), **n))
     edges = [dict(src=a, dst=b) for a, b in zip(names, names[1:])]
     header = dict(
         version=2,
@@ -45,19 +47,33 @@ def model(params: dict, nodes: list, slots: list, needs_rlk: bool, input_level: 
                     logscale=params["log_default_scale"], h=params["h"],
                     ring_type="standard", boot_logp=params.get("boot_logp", [])),
         config=dict(margin=1, embedding_method="hybrid", fuse_modules=False),
-        manifest=dict(galois_elements=[], bootstrap_slots=slots,
+        manifest=dict(galois_elements=list(galois), bootstrap_slots=slots,
                       boot_logp=params.get("boot_logp", []), needs_rlk=needs_rlk),
         input_level=input_level,
         cost=dict(bootstrap_count=len(slots), galois_key_count=0, bootstrap_key_count=0),
         graph=dict(input="x", output=names[-1], nodes=full, edges=edges),
-        blob_count=0,
+        blob_count=len(blobs),
     )
-    return container(header)
+    return container(header, list(blobs))
 
 
 def precision_bits(want, got):
     err = [abs(a - b) for a, b in zip(want, got)]
     return -math.log2(sum(err) / len(err)), -math.log2(max(err))
+
+
+def identity_transform(node: str, level: int, slots: int, output_rotations: int) -> dict:
+    """A one-diagonal linear transform (the identity) followed by `output_rotations` rotations."""
+    return dict(name=node, op="linear_transform", level=level, blob_refs={"diag_0_0": 0},
+                config=dict(bsgs_ratio=1.0, output_rotations=output_rotations))
+
+
+def diagonal_blob(slots: int) -> bytes:
+    return struct.pack("<I", 1) + struct.pack("<i", 0) + struct.pack(f"<{slots}d", *[1.0] * slots)
+
+
+def median(xs):
+    return sorted(xs)[len(xs) // 2]
 
 
 def main():
@@ -67,22 +83,17 @@ def main():
         params = dict(logn=16, logq=[60] + [40] * 9, logp=[61] * 3, log_default_scale=40, h=192,
                       boot_logp=[61] * 5)
         level = 0
-        slots = 1 << 15
-        nodes = [dict(name="b", op="bootstrap", level=level,
-                      config=dict(input_level=level, input_min=-1.0, input_max=1.0,
-                                  prescale=1.0, postscale=1.0, constant=0.0, slots=slots))]
     else:
         params = dict(logn=16, logq=[60] + [45] * 24, logp=[61] * 5, log_default_scale=45, h=192)
         level = 24
-        slots = 1 << 15
-        nodes = [dict(name=f"q{i}", op="quad", level=level - i - 1, config={}) for i in range(8)]
+    slots = 1 << 15
     ckks = Parameters(params["logn"], params["logq"], params["logp"], params["log_default_scale"],
                       "standard", h=params["h"])
     kg = KeyGenerator(ckks)
     sk = kg.gen_secret_key()
     pk = kg.gen_public_key(sk)
     t = time.time()
-    btp_bytes = None
+    btp_bytes, galois = None, []
     if what == "boot":
         btp = BootstrapParams(ckks, logn=16, logp=params["boot_logp"], h=params["h"],
                               log_slots=15)
@@ -90,7 +101,9 @@ def main():
         keys = evk.marshal_binary()
         btp_bytes = btp_keys.marshal_binary()
     else:
-        keys = MemEvaluationKeySet(kg.gen_relin_key(sk)).marshal_binary()
+        galois = [ckks.galois_element(slots // 2)]
+        keys = MemEvaluationKeySet(kg.gen_relin_key(sk),
+                                   [kg.gen_galois_key(sk, g) for g in galois]).marshal_binary()
     keygen_s = time.time() - t
     key_bytes = len(keys) + len(btp_bytes or b"")
     enc = Encoder(ckks)
@@ -98,31 +111,51 @@ def main():
     values = [rng.uniform(-1, 1) for _ in range(slots)]
     scale = 2 ** params["log_default_scale"]
     ct = Encryptor(ckks, pk).encrypt_new(enc.encode(values, level, scale)).marshal_binary()
-    identity = Model.load(model(params, [dict(name="i", op="flatten", level=level, config={})],
-                                [], what != "boot", level))
-    m = Model.load(model(params, nodes, [slots] if what == "boot" else [], True, level))
-    ev = Evaluator({k: v for k, v in params.items()} | {"ring_type": "standard"}, keys, btp_bytes)
-    overhead = min(timed(lambda: ev.forward(identity, [ct])) for _ in range(3))
-    times = []
-    for _ in range(runs):
+    ev = Evaluator(dict(params, ring_type="standard"), keys, btp_bytes)
+
+    def load(nodes, blobs=()):
+        boot_slots = [slots] if what == "boot" else []
+        return Model.load(model(params, nodes, boot_slots, True, level, galois, blobs))
+
+    def run(m):
         t = time.time()
         out = ev.forward(m, [ct])
-        times.append(time.time() - t - overhead)
+        return time.time() - t, out
+
+    if what == "boot":
+        graph = [dict(name="b", op="bootstrap", level=level,
+                      config=dict(input_level=level, input_min=-1.0, input_max=1.0,
+                                  prescale=1.0, postscale=1.0, constant=0.0, slots=slots))]
+        baseline, ops, want = load([dict(name="i", op="flatten", level=level, config={})]), 1, values
+        m = load(graph)
+    elif what == "mul":
+        ops = 8
+        graph = [dict(name=f"q{i}", op="quad", level=level - i, config={}) for i in range(ops)]
+        baseline, want = load([dict(name="i", op="flatten", level=level, config={})]), None
+        m = load(graph)
+    else:  # rotate: the identity transform with one output rotation, minus the transform alone
+        blob = [diagonal_blob(slots)]
+        baseline = load([identity_transform("t", level, slots, 0)], blob)
+        m = load([identity_transform("t", level, slots, 1)], blob)
+        ops, want = 1, None
+    base = median([run(baseline)[0] for _ in range(3)])
+    times, out = [], None
+    for _ in range(runs):
+        dt, out = run(m)
+        times.append((dt - base) / ops)
     dec = Decryptor(ckks, sk)
     got = enc.decode(dec.decrypt_new(Ciphertext.unmarshal_binary(out[0])), slots)
-    want = values if what == "boot" else [v ** (2 ** len(nodes)) for v in values]
+    if what == "mul":
+        want = [v ** (2 ** ops) for v in values]
+    elif what == "rotate":
+        half = slots // 2
+        want = [values[i] + values[(i + half) % slots] for i in range(slots)]
     mean, worst = precision_bits(want, got)
-    per = sorted(times)[len(times) // 2] / (1 if what == "boot" else len(nodes))
-    print(json.dumps(dict(op=what, per_op_s=round(per, 3), runs=[round(x, 2) for x in times],
-                          forward_overhead_s=round(overhead, 3), keygen_s=round(keygen_s, 1),
+    print(json.dumps(dict(op=what, lattigo_ms=round(median(times) * 1e3, 1),
+                          runs_ms=[round(x * 1e3, 1) for x in times],
+                          baseline_ms=round(base * 1e3, 1), keygen_s=round(keygen_s, 1),
                           key_bytes=key_bytes, precision_mean_bits=round(mean, 2),
                           precision_min_bits=round(worst, 2))))
-
-
-def timed(f):
-    t = time.time()
-    f()
-    return time.time() - t
 
 
 if __name__ == "__main__":
