@@ -9,10 +9,14 @@ identity graph) is subtracted. Values are real, uniform in [-1, 1].
     python3 -m venv /tmp/lattigo
     /tmp/lattigo/bin/pip install orion-v2-lattigo==6.2.4 orion-v2-evaluator==2.1.8
     GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py boot 2
-    GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py mul 2
+    GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py mul 2 [25+5]
+    GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py rotate 3 [25+5]
+
+`mul` and `rotate` take the limb shape Q+P (default 25+5: a 60-bit q_0, 45-bit primes, 61-bit P
+primes; Lattigo splits key switching into ceil(Q/P) digits).
 
 Compare in the same window with `cachemir-run bench bootstrap --threads 1` and
-`cachemir-run bench primitives --limbs 25+5 --threads 1` (`mul_relin_rescale_ms`).
+`cachemir-run bench primitives --limbs 25+5 --threads 1` (`mul_relin_rescale_ms`, `rotate_ms`).
 """
 import json
 import math
@@ -34,13 +38,15 @@ def container(header: dict, blobs: list) -> bytes:
 
 
 def model(params: dict, nodes: list, slots: list, needs_rlk: bool, input_level: int,
-          galois: list = (), blobs: list = ()) -> bytes:
+          galois: list = (), blobs: list = (), fan_out: bool = False) -> bytes:
+    """A graph `x → nodes[0] → nodes[1] …`, or with `fan_out` every node reading `x` (the output
+    is the last node)."""
     names = ["x"] + [n["name"] for n in nodes]
     full = [dict(name="x", op="flatten", level=input_level, depth=0, shape={}, config={},
                  blob_refs={})]
     for n in nodes:
         full.append(dict(dict(shape={}, blob_refs={}, depth=1), **n))
-    edges = [dict(src=a, dst=b) for a, b in zip(names, names[1:])]
+    edges = [dict(src="x" if fan_out else a, dst=b) for a, b in zip(names, names[1:])]
     header = dict(
         version=2,
         params=dict(logn=params["logn"], logq=params["logq"], logp=params["logp"],
@@ -84,8 +90,10 @@ def main():
                       boot_logp=[61] * 5)
         level = 0
     else:
-        params = dict(logn=16, logq=[60] + [45] * 24, logp=[61] * 5, log_default_scale=45, h=192)
-        level = 24
+        q, p = (int(x) for x in (sys.argv[3] if len(sys.argv) > 3 else "25+5").split("+"))
+        params = dict(logn=16, logq=[60] + [45] * (q - 1), logp=[61] * p, log_default_scale=45,
+                      h=192)
+        level = q - 1
     slots = 1 << 15
     ckks = Parameters(params["logn"], params["logq"], params["logp"], params["log_default_scale"],
                       "standard", h=params["h"])
@@ -113,9 +121,9 @@ def main():
     ct = Encryptor(ckks, pk).encrypt_new(enc.encode(values, level, scale)).marshal_binary()
     ev = Evaluator(dict(params, ring_type="standard"), keys, btp_bytes)
 
-    def load(nodes, blobs=()):
+    def load(nodes, blobs=(), fan_out=False):
         boot_slots = [slots] if what == "boot" else []
-        return Model.load(model(params, nodes, boot_slots, True, level, galois, blobs))
+        return Model.load(model(params, nodes, boot_slots, True, level, galois, blobs, fan_out))
 
     def run(m):
         t = time.time()
@@ -129,10 +137,10 @@ def main():
         baseline, ops, want = load([dict(name="i", op="flatten", level=level, config={})]), 1, values
         m = load(graph)
     elif what == "mul":
-        ops = 8
-        graph = [dict(name=f"q{i}", op="quad", level=level - i, config={}) for i in range(ops)]
+        ops = 8  # eight squarings of x, all at the top level
+        graph = [dict(name=f"q{i}", op="quad", level=level - 1, config={}) for i in range(ops)]
         baseline, want = load([dict(name="i", op="flatten", level=level, config={})]), None
-        m = load(graph)
+        m = load(graph, fan_out=True)
     else:  # rotate: the identity transform with one output rotation, minus the transform alone
         blob = [diagonal_blob(slots)]
         baseline = load([identity_transform("t", level, slots, 0)], blob)
@@ -146,12 +154,13 @@ def main():
     dec = Decryptor(ckks, sk)
     got = enc.decode(dec.decrypt_new(Ciphertext.unmarshal_binary(out[0])), slots)
     if what == "mul":
-        want = [v ** (2 ** ops) for v in values]
+        want = [v * v for v in values]
     elif what == "rotate":
         half = slots // 2
         want = [values[i] + values[(i + half) % slots] for i in range(slots)]
     mean, worst = precision_bits(want, got)
-    print(json.dumps(dict(op=what, lattigo_ms=round(median(times) * 1e3, 1),
+    shape = f"{len(params['logq'])}+{len(params['logp'])}"
+    print(json.dumps(dict(op=what, shape=shape, lattigo_ms=round(median(times) * 1e3, 1),
                           runs_ms=[round(x * 1e3, 1) for x in times],
                           baseline_ms=round(base * 1e3, 1), keygen_s=round(keygen_s, 1),
                           key_bytes=key_bytes, precision_mean_bits=round(mean, 2),
