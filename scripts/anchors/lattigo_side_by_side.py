@@ -4,11 +4,14 @@ N16QP1546H192H32 (the anchor's set) and MulRelin + Rescale at 25 + 5 limbs, thro
 that link upstream Lattigo v6.2.0 (`orion-v2-lattigo`: keys, encryption; `orion-v2-evaluator`:
 an evaluator of `.orion` v2 graphs with `bootstrap` and `quad` ops). Each op is run as a tiny graph
 built here; the evaluator's own cost per call (ciphertext (de)serialization, measured on an
-identity graph) is subtracted. Values are real, uniform in [-1, 1].
+identity graph) is subtracted. Values are real, uniform in [-1, 1]. For `boot`, keys are made in a
+child process and written to a temporary directory, and the evaluator reads the bootstrapping keys
+from a memory map: three in-memory copies of ~8 GB of keys (client, bytes, evaluator) do not fit in
+24 GiB.
 
     python3 -m venv /tmp/lattigo
     /tmp/lattigo/bin/pip install orion-v2-lattigo==6.2.4 orion-v2-evaluator==2.1.8
-    GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py boot 2
+    GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py boot 2 [log2 slots]
     GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py mul 2 [25+5]
     GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py rotate 3 [25+5]
 
@@ -18,17 +21,25 @@ primes; Lattigo splits key switching into ceil(Q/P) digits).
 Compare in the same window with `cachemir-run bench bootstrap --threads 1` and
 `cachemir-run bench primitives --limbs 25+5 --threads 1` (`mul_relin_rescale_ms`, `rotate_ms`).
 """
+import ctypes
 import json
 import math
+import mmap
 import random
+import shutil
 import struct
+import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from lattigo.ckks import Encoder, Parameters
 from lattigo.rlwe import (BootstrapParams, Ciphertext, Decryptor, Encryptor, KeyGenerator,
-                          MemEvaluationKeySet)
+                          MemEvaluationKeySet, PublicKey, SecretKey)
 from orion_evaluator import Evaluator, Model
+from orion_evaluator import ffi as evaluator_ffi
+from orion_evaluator.gohandle import GoHandle
 
 
 def container(header: dict, blobs: list) -> bytes:
@@ -78,48 +89,99 @@ def diagonal_blob(slots: int) -> bytes:
     return struct.pack("<I", 1) + struct.pack("<i", 0) + struct.pack(f"<{slots}d", *[1.0] * slots)
 
 
+BOOT_PARAMS = dict(logn=16, logq=[60] + [40] * 9, logp=[61] * 3, log_default_scale=40, h=192,
+                   boot_logp=[61] * 5)
+
+
+def ckks_parameters(params: dict) -> Parameters:
+    return Parameters(params["logn"], params["logq"], params["logp"],
+                      params["log_default_scale"], "standard", h=params["h"])
+
+
+def boot_keys_to(directory: Path, log_slots: int):
+    """Child process: the secret, public, relinearization and bootstrapping keys, as files."""
+    ckks = ckks_parameters(BOOT_PARAMS)
+    kg = KeyGenerator(ckks)
+    sk = kg.gen_secret_key()
+    t = time.time()
+    btp = BootstrapParams(ckks, logn=16, logp=BOOT_PARAMS["boot_logp"], h=BOOT_PARAMS["h"],
+                          log_slots=log_slots)
+    _, btp_keys = btp.gen_eval_keys(sk)
+    (directory / "btp").write_bytes(btp_keys.marshal_binary())
+    (directory / "keygen_s").write_text(str(time.time() - t))
+    (directory / "sk").write_bytes(sk.marshal_binary())
+    (directory / "pk").write_bytes(kg.gen_public_key(sk).marshal_binary())
+    rlk = MemEvaluationKeySet(kg.gen_relin_key(sk))
+    (directory / "rlk").write_bytes(rlk.marshal_binary())
+
+
+def mapped_evaluator(params: dict, keys: bytes, btp_path: Path) -> Evaluator:
+    """An evaluator whose bootstrapping keys are read from a private memory map of `btp_path`."""
+    with open(btp_path, "rb") as f:
+        btp = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
+    btp_ptr = ctypes.cast((ctypes.c_char * len(btp)).from_buffer(btp), ctypes.c_void_p)
+    keys_buf = (ctypes.c_char * len(keys)).from_buffer_copy(keys)
+    lib = evaluator_ffi._lib_call()
+    err = evaluator_ffi._make_errout()
+    handle = lib.EvalNewEvaluator(json.dumps(dict(params, ring_type="standard")).encode(),
+                                  ctypes.cast(keys_buf, ctypes.c_void_p),
+                                  ctypes.c_ulong(len(keys)), btp_ptr, ctypes.c_ulong(len(btp)),
+                                  ctypes.byref(err))
+    evaluator_ffi._check_err(err)
+    ev = object.__new__(Evaluator)
+    ev._handle = GoHandle(int(handle), tag="Evaluator", delete_fn=evaluator_ffi._delete_handle)
+    return ev
+
+
 def median(xs):
     return sorted(xs)[len(xs) // 2]
 
 
 def main():
     what = sys.argv[1]
+    if what == "_keys":  # the child of `boot`
+        boot_keys_to(Path(sys.argv[2]), int(sys.argv[3]))
+        return
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     if what == "boot":
-        params = dict(logn=16, logq=[60] + [40] * 9, logp=[61] * 3, log_default_scale=40, h=192,
-                      boot_logp=[61] * 5)
+        params = BOOT_PARAMS
         level = 0
+        slots = 1 << int(sys.argv[3] if len(sys.argv) > 3 else 15)
     else:
         q, p = (int(x) for x in (sys.argv[3] if len(sys.argv) > 3 else "25+5").split("+"))
         params = dict(logn=16, logq=[60] + [45] * (q - 1), logp=[61] * p, log_default_scale=45,
                       h=192)
         level = q - 1
-    slots = 1 << 15
-    ckks = Parameters(params["logn"], params["logq"], params["logp"], params["log_default_scale"],
-                      "standard", h=params["h"])
-    kg = KeyGenerator(ckks)
-    sk = kg.gen_secret_key()
-    pk = kg.gen_public_key(sk)
-    t = time.time()
-    btp_bytes, galois = None, []
+        slots = 1 << 15
+    ckks = ckks_parameters(params)
+    galois = []
     if what == "boot":
-        btp = BootstrapParams(ckks, logn=16, logp=params["boot_logp"], h=params["h"],
-                              log_slots=15)
-        evk, btp_keys = btp.gen_eval_keys(sk)
-        keys = evk.marshal_binary()
-        btp_bytes = btp_keys.marshal_binary()
+        tmp = Path(tempfile.mkdtemp(prefix="lattigo-keys-"))
+        subprocess.run([sys.executable, __file__, "_keys", str(tmp), str(slots.bit_length() - 1)],
+                       check=True)
+        sk = SecretKey.unmarshal_binary((tmp / "sk").read_bytes())
+        pk = PublicKey.unmarshal_binary((tmp / "pk").read_bytes())
+        keygen_s = float((tmp / "keygen_s").read_text())
+        keys = (tmp / "rlk").read_bytes()
+        key_bytes = len(keys) + (tmp / "btp").stat().st_size
+        ev = mapped_evaluator(params, keys, tmp / "btp")
+        shutil.rmtree(tmp)  # the map keeps the key file's pages until the process ends
     else:
+        kg = KeyGenerator(ckks)
+        sk = kg.gen_secret_key()
+        pk = kg.gen_public_key(sk)
+        t = time.time()
         galois = [ckks.galois_element(slots // 2)]
         keys = MemEvaluationKeySet(kg.gen_relin_key(sk),
                                    [kg.gen_galois_key(sk, g) for g in galois]).marshal_binary()
-    keygen_s = time.time() - t
-    key_bytes = len(keys) + len(btp_bytes or b"")
+        keygen_s = time.time() - t
+        key_bytes = len(keys)
+        ev = Evaluator(dict(params, ring_type="standard"), keys)
     enc = Encoder(ckks)
     rng = random.Random(7)
     values = [rng.uniform(-1, 1) for _ in range(slots)]
     scale = 2 ** params["log_default_scale"]
     ct = Encryptor(ckks, pk).encrypt_new(enc.encode(values, level, scale)).marshal_binary()
-    ev = Evaluator(dict(params, ring_type="standard"), keys, btp_bytes)
 
     def load(nodes, blobs=(), fan_out=False):
         boot_slots = [slots] if what == "boot" else []
