@@ -6,8 +6,8 @@ an evaluator of `.orion` v2 graphs with `bootstrap` and `quad` ops). Each op is 
 built here; the evaluator's own cost per call (ciphertext (de)serialization, measured on an
 identity graph) is subtracted. Values are real, uniform in [-1, 1]. For `boot`, keys are made in a
 child process and written to a temporary directory, and the evaluator reads the bootstrapping keys
-from a memory map: three in-memory copies of ~8 GB of keys (client, bytes, evaluator) do not fit in
-24 GiB.
+from a memory map: three in-memory copies of ~9 GB of keys (client, bytes, evaluator) do not fit in
+24 GiB. `mul` and `rotate` have been run here (README); `boot` in this form has not completed a run yet.
 
     python3 -m venv /tmp/lattigo
     /tmp/lattigo/bin/pip install orion-v2-lattigo==6.2.4 orion-v2-evaluator==2.1.8
