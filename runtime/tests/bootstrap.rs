@@ -62,6 +62,9 @@ fn eval_mod_plaintext_model_is_a_sine_near_the_integers() {
         let doubled =
             |x: f64| (0..c.double_angle).fold(interpolant.eval(x / k), |y, _| 2.0 * y * y - 1.0);
         let interpolated = worst_near_integers(doubled, c.k, ratio);
+        eprintln!(
+            "EvalMod near the integers, q0/Δ = 2^{ratio}: fitted {fitted:.1e}, interpolated {interpolated:.1e}"
+        );
         assert!(
             interpolated > 5.0 * fitted,
             "{interpolated:e} vs {fitted:e}"

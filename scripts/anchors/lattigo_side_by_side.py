@@ -79,7 +79,7 @@ def precision_bits(want, got):
     return -math.log2(sum(err) / len(err)), -math.log2(max(err))
 
 
-def identity_transform(node: str, level: int, slots: int, output_rotations: int) -> dict:
+def identity_transform(node: str, level: int, output_rotations: int) -> dict:
     """A one-diagonal linear transform (the identity) followed by `output_rotations` rotations."""
     return dict(name=node, op="linear_transform", level=level, blob_refs={"diag_0_0": 0},
                 config=dict(bsgs_ratio=1.0, output_rotations=output_rotations))
@@ -205,8 +205,8 @@ def main():
         m = load(graph, fan_out=True)
     else:  # rotate: the identity transform with one output rotation, minus the transform alone
         blob = [diagonal_blob(slots)]
-        baseline = load([identity_transform("t", level, slots, 0)], blob)
-        m = load([identity_transform("t", level, slots, 1)], blob)
+        baseline = load([identity_transform("t", level, 0)], blob)
+        m = load([identity_transform("t", level, 1)], blob)
         ops, want = 1, None
     base = median([run(baseline)[0] for _ in range(3)])
     times, out = [], None

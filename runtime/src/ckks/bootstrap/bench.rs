@@ -67,7 +67,10 @@ pub fn bench(
     let start = Instant::now();
     let boot = Bootstrapper::new(&encoder, config)?;
     let setup_ms = ms(start);
-    progress("generating the bootstrapping keys");
+    progress(match key_cache {
+        Some(_) => "loading or generating the bootstrapping keys",
+        None => "generating the bootstrapping keys",
+    });
     let start = Instant::now();
     let configs = std::slice::from_ref(boot.config());
     let (sk, keys, keys_loaded) = match key_cache {

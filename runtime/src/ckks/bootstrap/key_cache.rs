@@ -5,7 +5,7 @@
 //! literal and the bootstrapping configurations); the file repeats the descriptor, so a name
 //! collision or a stale file is regenerated, never used. Layout: descriptor length (u32) and text,
 //! secret key length (u64) and bytes, then the evaluation keys, each object in its checksummed
-//! binary form ([`super::super::serialize`]). A file that fails to decode is regenerated; files are
+//! binary form ([`crate::ckks::serialize`]). A file that fails to decode is regenerated; files are
 //! written to a temporary name and renamed, so an interrupted run leaves no half file.
 //!
 //! The file holds a SECRET KEY in the clear: for tests and benchmarks only, never for real data.
