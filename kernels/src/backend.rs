@@ -35,9 +35,10 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn automorphism(&self, ring: &Ring, a: &RnsPoly, galois: u64) -> Result<RnsPoly>;
     /// ModUp of one key-switching digit. `c` is a polynomial in evaluation form and `coeff` the
     /// same polynomial in coefficient form; the digit is `c`'s limbs at positions `digit`. Returns
-    /// the digit over the primes `to` (`c`'s primes first, then more) in evaluation form: its own
-    /// limbs are `c`'s, every other one the fast basis extension of its residues (`x + u·A` for a
-    /// small `u ≥ 0`, `A` the product of the digit's primes).
+    /// the digit over the primes `to` (`c`'s primes first, then more) in evaluation form and in
+    /// Montgomery form (every residue times `2^64`), as [`Backend::key_switch_inner_product`]
+    /// reads it: its own limbs are `c`'s, every other one the fast basis extension of its residues
+    /// (`x + u·A` for a small `u ≥ 0`, `A` the product of the digit's primes).
     fn mod_up(
         &self,
         ring: &Ring,
@@ -53,7 +54,8 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// last `|P|` limbs make ModDown; `|P| + 1` make ModDown and a rescale by `q_l` in one division.
     fn mod_down(&self, ring: &Ring, a: RnsPoly, count: usize) -> RnsPoly;
     /// The hybrid key-switching inner product: `(Σ_j d_j·b_j, Σ_j d_j·a_j)` over the primes of the
-    /// digits `d_j` (evaluation form). Key polynomials cover at least the digits' primes (a key
+    /// digits `d_j` (evaluation form; the digits in Montgomery form, as [`Backend::mod_up`] makes
+    /// them, the result not). Key polynomials cover at least the digits' primes (a key
     /// made for a higher level covers more). With `permutation`, each digit is read
     /// through it first (`d_j[perm[i]]`): the automorphism of hoisted rotations, fused.
     fn key_switch_inner_product(

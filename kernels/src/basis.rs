@@ -8,7 +8,8 @@
 //! `[x]_A ∈ [−A/2, A/2)` and the division by P rounds without bias. (A biased rounding error is
 //! a constant in every coefficient, which the canonical embedding concentrates near `ζ ≈ 1`:
 //! ~N/π times larger in the worst slot.) The inner sum over `i` accumulates unreduced 128-bit
-//! products and reduces once per output.
+//! products against weights in Montgomery form and Montgomery-reduces once per output (per
+//! [`Modulus::MONTGOMERY_TERMS`] terms): two products per reduction instead of Barrett's five.
 
 use crate::Modulus;
 
@@ -19,30 +20,30 @@ pub struct BasisConverter {
     to: Vec<Modulus>,
     /// (A / a_i)^{-1} mod a_i and its Shoup companion.
     hat_inv: Vec<(u64, u64)>,
-    /// (A / a_i) mod b_j, indexed [j][i].
+    /// `(A / a_i)·2^64 mod b_j` (Montgomery form), indexed `[j][i]`, then `−A·2^64 mod b_j` at
+    /// `i = |A|` (the centered conversion's correction).
     hat_mod_to: Vec<Vec<u64>>,
-    /// A mod b_j.
-    product_mod_to: Vec<u64>,
+    /// `(A / a_i)·2^128 mod b_j`: the weights of a conversion whose output is in Montgomery form.
+    hat_mod_to_montgomery: Vec<Vec<u64>>,
 }
 
 impl BasisConverter {
-    /// Precomputes the conversion from `from` to `to` (at most [`Modulus::LAZY_TERMS`] source primes).
+    /// Precomputes the conversion from `from` to `to`.
     pub fn new(from: &[Modulus], to: &[Modulus]) -> Self {
-        assert!(
-            from.len() <= Modulus::LAZY_TERMS,
-            "basis of {} primes is too large",
-            from.len()
-        );
+        // `A / a_skip` (or `A`) modulo `m`.
+        let product_except = |m: &Modulus, skip: Option<usize>| {
+            from.iter()
+                .enumerate()
+                .filter(|&(k, _)| Some(k) != skip)
+                .fold(1, |acc, (_, ak)| m.mul(acc, m.reduce(ak.value())))
+        };
         let hat_inv = from
             .iter()
             .enumerate()
             .map(|(i, ai)| {
-                let hat = from
-                    .iter()
-                    .enumerate()
-                    .filter(|&(k, _)| k != i)
-                    .fold(1, |acc, (_, ak)| ai.mul(acc, ai.reduce(ak.value())));
-                let inv = ai.inv(hat).expect("distinct primes are coprime");
+                let inv = ai
+                    .inv(product_except(ai, Some(i)))
+                    .expect("distinct primes are coprime");
                 (inv, ai.shoup(inv))
             })
             .collect();
@@ -50,20 +51,20 @@ impl BasisConverter {
             .iter()
             .map(|bj| {
                 (0..from.len())
-                    .map(|i| {
-                        from.iter()
-                            .enumerate()
-                            .filter(|&(k, _)| k != i)
-                            .fold(1, |acc, (_, ak)| bj.mul(acc, bj.reduce(ak.value())))
-                    })
+                    .map(|i| product_except(bj, Some(i)))
+                    .chain([bj.neg(product_except(bj, None))])
+                    .map(|w| bj.to_montgomery(w))
                     .collect()
             })
-            .collect();
-        let product_mod_to = to
+            .collect::<Vec<Vec<u64>>>();
+        let hat_mod_to_montgomery = hat_mod_to
             .iter()
-            .map(|bj| {
-                from.iter()
-                    .fold(1, |acc, ak| bj.mul(acc, bj.reduce(ak.value())))
+            .zip(to)
+            .map(|(weights, bj)| {
+                weights[..from.len()]
+                    .iter()
+                    .map(|&w| bj.to_montgomery(w))
+                    .collect()
             })
             .collect();
         Self {
@@ -71,7 +72,7 @@ impl BasisConverter {
             to: to.to_vec(),
             hat_inv,
             hat_mod_to,
-            product_mod_to,
+            hat_mod_to_montgomery,
         }
     }
 
@@ -116,36 +117,66 @@ impl BasisConverter {
         overflow: &[u64],
         out: &mut [u64],
     ) {
-        self.convert_into_target_limb(j, scaled, out);
-        let bj = &self.to[j];
-        let a = self.product_mod_to[j];
-        let a_shoup = bj.shoup(a);
-        for (o, &v) in out.iter_mut().zip(overflow) {
-            *o = bj.sub(*o, bj.mul_shoup(v, a, a_shoup));
-        }
+        // `−v·A` is one more row, `v`, weighted by `−A`.
+        let rows: Vec<&[u64]> = scaled.iter().copied().chain([overflow]).collect();
+        self.weighted_sum(j, &rows, &self.hat_mod_to[j], out);
     }
 
-    /// Step 2, per target limb `j`: `out = Σ_i y_i · (A/a_i) mod b_j` from the scaled source limbs.
-    pub fn convert_into_target_limb(&self, j: usize, scaled: &[&[u64]], out: &mut [u64]) {
+    /// Step 2, per target limb `j`, in Montgomery form: `out = (Σ_i y_i · (A/a_i))·2^64 mod b_j`
+    /// from the scaled source limbs (the form key switching's inner product reads its digits in).
+    pub fn convert_into_target_limb_montgomery(
+        &self,
+        j: usize,
+        scaled: &[&[u64]],
+        out: &mut [u64],
+    ) {
+        self.weighted_sum(j, scaled, &self.hat_mod_to_montgomery[j], out);
+    }
+
+    /// `out = Σ_i rows_i · weights_i mod b_j` (`weights` in Montgomery form; rows below `2^61`),
+    /// [`Modulus::MONTGOMERY_TERMS`] rows per pass.
+    fn weighted_sum(&self, j: usize, rows: &[&[u64]], weights: &[u64], out: &mut [u64]) {
         let bj = &self.to[j];
-        let weights = &self.hat_mod_to[j];
-        let n = out.len();
-        // Process coefficient blocks so the source rows stay in cache.
-        const BLOCK: usize = 256;
-        let mut acc = [0u128; BLOCK];
-        for start in (0..n).step_by(BLOCK) {
-            let end = (start + BLOCK).min(n);
-            let acc = &mut acc[..end - start];
-            acc.fill(0);
-            for (row, &w) in scaled.iter().zip(weights) {
-                for (a, &y) in acc.iter_mut().zip(&row[start..end]) {
-                    *a += y as u128 * w as u128;
-                }
-            }
-            for (o, a) in out[start..end].iter_mut().zip(acc.iter()) {
-                *o = bj.reduce_u128(*a);
+        for (pass, (rows, weights)) in rows
+            .chunks(Modulus::MONTGOMERY_TERMS)
+            .zip(weights.chunks(Modulus::MONTGOMERY_TERMS))
+            .enumerate()
+        {
+            let first = pass == 0;
+            match rows.len() {
+                1 => weighted_pass::<1>(bj, rows, weights, first, out),
+                2 => weighted_pass::<2>(bj, rows, weights, first, out),
+                3 => weighted_pass::<3>(bj, rows, weights, first, out),
+                4 => weighted_pass::<4>(bj, rows, weights, first, out),
+                5 => weighted_pass::<5>(bj, rows, weights, first, out),
+                6 => weighted_pass::<6>(bj, rows, weights, first, out),
+                7 => weighted_pass::<7>(bj, rows, weights, first, out),
+                _ => weighted_pass::<{ Modulus::MONTGOMERY_TERMS }>(bj, rows, weights, first, out),
             }
         }
+    }
+}
+
+/// One pass of [`BasisConverter::weighted_sum`] over `R` rows (a constant, so the sum stays in
+/// registers): writes the sum into `out` on the first pass, adds it afterwards.
+#[inline(always)]
+fn weighted_pass<const R: usize>(
+    bj: &Modulus,
+    rows: &[&[u64]],
+    weights: &[u64],
+    first: bool,
+    out: &mut [u64],
+) {
+    let n = out.len();
+    let rows: [&[u64]; R] = std::array::from_fn(|i| &rows[i][..n]);
+    let weights: [u64; R] = std::array::from_fn(|i| weights[i]);
+    for (k, o) in out.iter_mut().enumerate() {
+        let mut acc = 0u128;
+        for i in 0..R {
+            acc += rows[i][k] as u128 * weights[i] as u128;
+        }
+        let sum = bj.montgomery_reduce(acc);
+        *o = if first { sum } else { bj.add(*o, sum) };
     }
 }
 
@@ -155,10 +186,17 @@ mod tests {
     use crate::primes::ntt_primes;
     use num_bigint::BigUint;
 
-    /// Conversion against big-integer CRT: the result is `x + u·A` with `0 ≤ u < |A|`.
+    /// Conversion against big-integer CRT: the result is `(x + u·A)·2^64` with `0 ≤ u < |A|`.
     #[test]
     fn conversion_matches_big_integer_crt() {
-        let from_p = ntt_primes(4, &[50, 45, 61], &[]).unwrap();
+        // Three source primes (one Montgomery pass) and ten (two passes).
+        for log_from in [&[50, 45, 61][..], &[50, 45, 61, 40, 58, 52, 47, 61, 55, 60]] {
+            check_conversion(log_from);
+        }
+    }
+
+    fn check_conversion(log_from: &[u32]) {
+        let from_p = ntt_primes(4, log_from, &[]).unwrap();
         let to_p = ntt_primes(4, &[40, 60, 61, 55], &from_p).unwrap();
         let from: Vec<Modulus> = from_p.iter().map(|&q| Modulus::new(q)).collect();
         let to: Vec<Modulus> = to_p.iter().map(|&q| Modulus::new(q)).collect();
@@ -180,10 +218,12 @@ mod tests {
         let rows: Vec<&[u64]> = scaled.iter().map(Vec::as_slice).collect();
         for (j, &b) in to_p.iter().enumerate() {
             let mut out = vec![0u64; n];
-            conv.convert_into_target_limb(j, &rows, &mut out);
+            conv.convert_into_target_limb_montgomery(j, &rows, &mut out);
+            let r: BigUint = (BigUint::from(1u8) << 64u32) % b;
             for (k, x) in xs.iter().enumerate() {
                 let ok = (0..from_p.len() as u64).any(|u| {
-                    let v: u64 = ((x + &big_a * BigUint::from(u)) % b).try_into().unwrap();
+                    let v: BigUint = (x + &big_a * BigUint::from(u)) * &r % b;
+                    let v: u64 = v.try_into().unwrap();
                     v == out[k]
                 });
                 assert!(ok, "coefficient {k} to prime {b}");

@@ -1,7 +1,9 @@
 //! The CPU backend: every ring operation, parallel over RNS limbs with rayon.
 //!
 //! It is the reference implementation of [`Backend`]. Hot loops reduce lazily: products are summed
-//! in `u128` and reduced once (see [`crate::Modulus::LAZY_TERMS`]).
+//! in `u128` and reduced once (see [`crate::Modulus::LAZY_TERMS`]); key switching's basis
+//! conversions and inner products sum against one Montgomery-form factor and Montgomery-reduce
+//! (see [`crate::Modulus::MONTGOMERY_TERMS`]).
 
 use crate::basis::BasisConverter;
 use crate::{Backend, Form, Result, Ring, RnsPoly};
@@ -270,17 +272,23 @@ impl Backend for CpuBackend {
         scale_sources(&conv, &mut scaled);
         let rows: Vec<&[u64]> = scaled.data().chunks_exact(c.n()).collect();
         let mut out = RnsPoly::zero(c.n(), to, Form::Eval);
-        // Each extended limb is converted and transformed while it is in cache.
+        // Each extended limb is converted and transformed while it is in cache; every limb leaves
+        // in Montgomery form (times 2^64), which the inner product reduces away.
         out.data_mut()
             .par_chunks_mut(c.n())
             .zip(to.par_iter())
             .enumerate()
             .for_each(|(k, (limb, &p))| {
                 if digit.contains(&k) {
-                    limb.copy_from_slice(c.limb(k));
+                    let m = ring.modulus(p);
+                    let r = m.to_montgomery(1);
+                    let r_shoup = m.shoup(r);
+                    limb.iter_mut()
+                        .zip(c.limb(k))
+                        .for_each(|(o, &x)| *o = m.mul_shoup(x, r, r_shoup));
                 } else {
                     let j = if k < digit.start { k } else { k - digit.len() };
-                    conv.convert_into_target_limb(j, &rows, limb);
+                    conv.convert_into_target_limb_montgomery(j, &rows, limb);
                     ring.ntt(p).forward(limb);
                 }
             });
@@ -321,15 +329,12 @@ impl Backend for CpuBackend {
         key: &[(RnsPoly, RnsPoly)],
         permutation: Option<&[u32]>,
     ) -> (RnsPoly, RnsPoly) {
-        assert!(
-            !digits.is_empty()
-                && digits.len() <= key.len()
-                && digits.len() <= crate::Modulus::LAZY_TERMS
-        );
+        assert!(!digits.is_empty() && digits.len() <= key.len());
         let n = digits[0].n();
         let primes = digits[0].primes().to_vec();
         let mut out_b = RnsPoly::zero(n, &primes, Form::Eval);
         let mut out_a = RnsPoly::zero(n, &primes, Form::Eval);
+        let pairs: Vec<_> = digits.iter().zip(key).collect();
         const BLOCK: usize = 256;
         out_b
             .data_mut()
@@ -351,31 +356,42 @@ impl Backend for CpuBackend {
                 for start in (0..n).step_by(BLOCK) {
                     let end = start + BLOCK.min(n - start);
                     let len = end - start;
-                    acc_b[..len].fill(0);
-                    acc_a[..len].fill(0);
-                    for (d, (kb, ka)) in digits.iter().zip(key) {
-                        let src = d.limb(k);
-                        let x: &[u64] = match permutation {
-                            Some(perm) => {
-                                for (g, &j) in gathered[..len].iter_mut().zip(&perm[start..end]) {
-                                    *g = src[j as usize];
+                    // Montgomery sums: digits carry 2^64, which each reduction removes.
+                    for (pass, chunk) in pairs.chunks(crate::Modulus::MONTGOMERY_TERMS).enumerate()
+                    {
+                        acc_b[..len].fill(0);
+                        acc_a[..len].fill(0);
+                        for (d, (kb, ka)) in chunk {
+                            let src = d.limb(k);
+                            let x: &[u64] = match permutation {
+                                Some(perm) => {
+                                    for (g, &j) in gathered[..len].iter_mut().zip(&perm[start..end])
+                                    {
+                                        *g = src[j as usize];
+                                    }
+                                    &gathered[..len]
                                 }
-                                &gathered[..len]
+                                None => &src[start..end],
+                            };
+                            let (yb, ya) = (
+                                &kb.limb(key_limb)[start..end],
+                                &ka.limb(key_limb)[start..end],
+                            );
+                            for i in 0..len {
+                                acc_b[i] += x[i] as u128 * yb[i] as u128;
+                                acc_a[i] += x[i] as u128 * ya[i] as u128;
                             }
-                            None => &src[start..end],
-                        };
-                        let (yb, ya) = (
-                            &kb.limb(key_limb)[start..end],
-                            &ka.limb(key_limb)[start..end],
-                        );
-                        for i in 0..len {
-                            acc_b[i] += x[i] as u128 * yb[i] as u128;
-                            acc_a[i] += x[i] as u128 * ya[i] as u128;
                         }
-                    }
-                    for i in 0..len {
-                        ob[start + i] = m.reduce_u128(acc_b[i]);
-                        oa[start + i] = m.reduce_u128(acc_a[i]);
+                        for i in 0..len {
+                            let (b, a) =
+                                (m.montgomery_reduce(acc_b[i]), m.montgomery_reduce(acc_a[i]));
+                            if pass == 0 {
+                                (ob[start + i], oa[start + i]) = (b, a);
+                            } else {
+                                ob[start + i] = m.add(ob[start + i], b);
+                                oa[start + i] = m.add(oa[start + i], a);
+                            }
+                        }
                     }
                 }
             });
@@ -533,6 +549,14 @@ mod tests {
         let digit = 1..3;
         let mut up = CpuBackend.mod_up(&ring, &c, &coeff, digit.clone(), &to);
         assert_eq!((up.primes(), up.form()), (&to[..], Form::Eval));
+        // Back from Montgomery form.
+        for (k, &p) in to.iter().enumerate() {
+            let m = ring.modulus(p);
+            let r_inv = m.inv(m.to_montgomery(1)).unwrap();
+            up.limb_mut(k)
+                .iter_mut()
+                .for_each(|x| *x = m.mul(*x, r_inv));
+        }
         for k in digit.clone() {
             assert_eq!(up.limb(k), c.limb(k), "own limb {k}");
         }
@@ -614,6 +638,40 @@ mod tests {
                     .sum::<u128>()
                     % q;
                 assert_eq!(got.limb(k)[j] as u128, e);
+            }
+        }
+    }
+
+    /// The inner product removes the digits' Montgomery factor, over one pass of digits and over
+    /// several (more digits than [`crate::Modulus::MONTGOMERY_TERMS`]), with and without a
+    /// permutation, against a naive sum.
+    #[test]
+    fn key_switch_inner_product_matches_a_naive_sum() {
+        let ring = ring();
+        let mut s = Sampler::from_os();
+        let primes = ring.qp_indices(3);
+        let perm = ring.galois_permutation(5).unwrap();
+        for count in [3, crate::Modulus::MONTGOMERY_TERMS + 3] {
+            let digits: Vec<RnsPoly> = (0..count).map(|_| s.uniform(&ring, &primes)).collect();
+            let key: Vec<(RnsPoly, RnsPoly)> = (0..count)
+                .map(|_| (s.uniform(&ring, &primes), s.uniform(&ring, &primes)))
+                .collect();
+            for permutation in [None, Some(&perm[..])] {
+                let (b, a) = CpuBackend.key_switch_inner_product(&ring, &digits, &key, permutation);
+                for (k, &p) in primes.iter().enumerate() {
+                    let m = ring.modulus(p);
+                    let r_inv = m.inv(m.to_montgomery(1)).unwrap();
+                    for j in 0..ring.n() {
+                        let i = permutation.map_or(j, |perm| perm[j] as usize);
+                        let sum = |half: fn(&(RnsPoly, RnsPoly)) -> &RnsPoly| {
+                            digits.iter().zip(&key).fold(0, |acc, (d, kj)| {
+                                m.add(acc, m.mul(m.mul(d.limb(k)[i], half(kj).limb(k)[j]), r_inv))
+                            })
+                        };
+                        assert_eq!(b.limb(k)[j], sum(|kj| &kj.0), "{count} digits, limb {k}");
+                        assert_eq!(a.limb(k)[j], sum(|kj| &kj.1), "{count} digits, limb {k}");
+                    }
+                }
             }
         }
     }

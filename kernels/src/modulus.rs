@@ -1,5 +1,5 @@
-//! One NTT-friendly prime and its arithmetic: Barrett reduction of 128-bit products, Shoup
-//! multiplication by a precomputed constant, inverses and powers.
+//! One NTT-friendly prime and its arithmetic: Barrett and Montgomery reduction of 128-bit
+//! products, Shoup multiplication by a precomputed constant, inverses and powers.
 //!
 //! Written by hand because every CKKS operation spends its time here: the hot loops reduce lazily
 //! (sums of up to [`Modulus::LAZY_TERMS`] products in a `u128` before one reduction).
@@ -10,6 +10,8 @@ pub struct Modulus {
     q: u64,
     /// floor(2^128 / q), low and high words.
     ratio: [u64; 2],
+    /// `−q^{-1} mod 2^64` (Montgomery reduction).
+    neg_inv: u64,
 }
 
 impl Modulus {
@@ -18,6 +20,9 @@ impl Modulus {
     pub const MAX_BITS: u32 = 61;
     /// How many products of two reduced residues may be summed in a `u128` before [`Modulus::reduce_u128`].
     pub const LAZY_TERMS: usize = 64;
+    /// How many products `x·y` with `x < 2^61` and `y < q` may be summed before
+    /// [`Modulus::montgomery_reduce`] (which needs a sum below `q·2^64`).
+    pub const MONTGOMERY_TERMS: usize = 8;
 
     /// Builds the constants for `q`; `q` must be odd and `3 ≤ q < 2^61` (callers validate user input first).
     pub fn new(q: u64) -> Self {
@@ -26,9 +31,14 @@ impl Modulus {
             "modulus {q} out of range"
         );
         let r = u128::MAX / q as u128; // floor((2^128 - 1) / q) = floor(2^128 / q) since q is odd
+                                       // Newton's iteration doubles the correct low bits of q^{-1} mod 2^64 (q is its own inverse mod 8).
+        let inv = (0..5).fold(q, |x, _| {
+            x.wrapping_mul(2u64.wrapping_sub(q.wrapping_mul(x)))
+        });
         Self {
             q,
             ratio: [r as u64, (r >> 64) as u64],
+            neg_inv: inv.wrapping_neg(),
         }
     }
 
@@ -63,6 +73,26 @@ impl Modulus {
             r -= self.q;
         }
         r
+    }
+
+    /// `x·2^{-64} mod q` for `x < q·2^64` (Montgomery reduction: two products instead of Barrett's
+    /// five). Sums of products with one factor in Montgomery form ([`Modulus::to_montgomery`]) come
+    /// out plainly reduced.
+    #[inline(always)]
+    pub fn montgomery_reduce(&self, x: u128) -> u64 {
+        let m = (x as u64).wrapping_mul(self.neg_inv);
+        // x + m·q ≡ 0 mod 2^64 and < 2q·2^64: no overflow, and the quotient is below 2q.
+        let r = ((x + m as u128 * self.q as u128) >> 64) as u64;
+        if r >= self.q {
+            r - self.q
+        } else {
+            r
+        }
+    }
+
+    /// `a·2^64 mod q`: the Montgomery form of `a`.
+    pub fn to_montgomery(&self, a: u64) -> u64 {
+        self.reduce_u128((a as u128) << 64)
     }
 
     /// `x mod q` for any `u64`.
@@ -218,6 +248,18 @@ mod tests {
         }
 
         #[test]
+        fn montgomery_sums_reduce_exactly(
+            terms in proptest::collection::vec((0u64..1 << 61, any::<u64>()), 1..=Modulus::MONTGOMERY_TERMS),
+            i in 0usize..3,
+        ) {
+            let q = PRIMES[i];
+            let m = Modulus::new(q);
+            let acc: u128 = terms.iter().map(|&(x, y)| x as u128 * m.to_montgomery(y) as u128).sum();
+            let expect = terms.iter().map(|&(x, y)| x as u128 * (y % q) as u128 % q as u128).sum::<u128>() % q as u128;
+            prop_assert_eq!(m.montgomery_reduce(acc) as u128, expect);
+        }
+
+        #[test]
         fn signed_reduction(x in any::<i64>(), i in 0usize..3) {
             let q = PRIMES[i] as i128;
             let m = Modulus::new(PRIMES[i]);
@@ -233,5 +275,22 @@ mod tests {
             .map(|_| (q - 1) as u128 * (q - 1) as u128)
             .sum();
         assert_eq!(m.reduce_u128(acc), (acc % q as u128) as u64);
+    }
+
+    #[test]
+    fn montgomery_reduction_holds_at_its_bound() {
+        let x = (1u64 << 61) - 1;
+        for q in PRIMES {
+            let m = Modulus::new(q);
+            let y = m.to_montgomery(q - 1);
+            let acc = Modulus::MONTGOMERY_TERMS as u128 * (x as u128 * y as u128);
+            let expect =
+                Modulus::MONTGOMERY_TERMS as u128 * (x as u128 * (q - 1) as u128 % q as u128);
+            assert_eq!(
+                m.montgomery_reduce(acc) as u128,
+                expect % q as u128,
+                "q = {q}"
+            );
+        }
     }
 }

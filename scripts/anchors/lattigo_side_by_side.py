@@ -4,14 +4,19 @@ N16QP1546H192H32 (the anchor's set) and MulRelin + Rescale at 25 + 5 limbs, thro
 that link upstream Lattigo v6.2.0 (`orion-v2-lattigo`: keys, encryption; `orion-v2-evaluator`:
 an evaluator of `.orion` v2 graphs with `bootstrap` and `quad` ops). Each op is run as a tiny graph
 built here; the evaluator's own cost per call (ciphertext (de)serialization, measured on an
-identity graph) is subtracted. Values are real, uniform in [-1, 1]. For `boot`, keys are made in a
-child process and written to a temporary directory, and the evaluator reads the bootstrapping keys
-from a memory map: three in-memory copies of ~9 GB of keys (client, bytes, evaluator) do not fit in
-24 GiB. `mul` and `rotate` have been run here (README); `boot` in this form has not completed a run yet.
+identity graph) is subtracted. Values are real, uniform in [-1, 1].
+
+`boot`: keys are made in a child process (with a Go memory limit) and written to a temporary
+directory without Python copies; the evaluator decodes the bootstrapping keys from a memory map,
+closed once decoded. Three in-memory copies of ~9 GB of keys (client, bytes, evaluator) do not fit in
+24 GiB. The evaluator's bootstrap op multiplies by a plaintext first (its "prescale"), so the input is
+at level 1, and it builds its bootstrapper on first use: one untimed bootstrap comes first. Even so the
+evaluator process peaks near 23 GB here (Lattigo alone: 17.9 GB in `../shared/anchors/ckks.md`) and
+spends much of its time in page faults, so its bootstrap is slower through these wheels than natively.
 
     python3 -m venv /tmp/lattigo
     /tmp/lattigo/bin/pip install orion-v2-lattigo==6.2.4 orion-v2-evaluator==2.1.8
-    GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py boot 2 [log2 slots]
+    GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py boot 2
     GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py mul 2 [25+5]
     GOMAXPROCS=1 /tmp/lattigo/bin/python scripts/anchors/lattigo_side_by_side.py rotate 3 [25+5]
 
@@ -25,6 +30,7 @@ import ctypes
 import json
 import math
 import mmap
+import os
 import random
 import shutil
 import struct
@@ -34,6 +40,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from lattigo import ffi as lattigo_ffi
 from lattigo.ckks import Encoder, Parameters
 from lattigo.rlwe import (BootstrapParams, Ciphertext, Decryptor, Encryptor, KeyGenerator,
                           MemEvaluationKeySet, PublicKey, SecretKey)
@@ -65,7 +72,8 @@ def model(params: dict, nodes: list, slots: list, needs_rlk: bool, input_level: 
                     ring_type="standard", boot_logp=params.get("boot_logp", [])),
         config=dict(margin=1, embedding_method="hybrid", fuse_modules=False),
         manifest=dict(galois_elements=list(galois), bootstrap_slots=slots,
-                      boot_logp=params.get("boot_logp", []), needs_rlk=needs_rlk),
+                      boot_logp=params.get("boot_logp", []), btp_logn=params["logn"],
+                      needs_rlk=needs_rlk),
         input_level=input_level,
         cost=dict(bootstrap_count=len(slots), galois_key_count=0, bootstrap_key_count=0),
         graph=dict(input="x", output=names[-1], nodes=full, edges=edges),
@@ -98,6 +106,20 @@ def ckks_parameters(params: dict) -> Parameters:
                       params["log_default_scale"], "standard", h=params["h"])
 
 
+def write_marshalled(path: Path, func_name: str, handle: GoHandle):
+    """Writes a Go object's binary form to `path` straight from the C array the library returns
+    (the wheel's `marshal_binary` copies it twice more in Python: ~9 GB each for bootstrapping keys)."""
+    lib = lattigo_ffi._lib_call()
+    err = lattigo_ffi._make_errout()
+    n = ctypes.c_ulong(0)
+    ptr = getattr(lib, func_name)(lattigo_ffi._uintptr(handle.raw), ctypes.byref(n),
+                                  ctypes.byref(err))
+    lattigo_ffi._check_err(err)
+    with open(path, "wb") as f:
+        f.write(memoryview((ctypes.c_char * n.value).from_address(ptr)))
+    lib.FreeCArray(ptr)
+
+
 def boot_keys_to(directory: Path, log_slots: int):
     """Child process: the secret, public, relinearization and bootstrapping keys, as files."""
     ckks = ckks_parameters(BOOT_PARAMS)
@@ -107,8 +129,8 @@ def boot_keys_to(directory: Path, log_slots: int):
     btp = BootstrapParams(ckks, logn=16, logp=BOOT_PARAMS["boot_logp"], h=BOOT_PARAMS["h"],
                           log_slots=log_slots)
     _, btp_keys = btp.gen_eval_keys(sk)
-    (directory / "btp").write_bytes(btp_keys.marshal_binary())
     (directory / "keygen_s").write_text(str(time.time() - t))
+    write_marshalled(directory / "btp", "BootstrapEvalKeysMarshal", btp_keys._handle)
     (directory / "sk").write_bytes(sk.marshal_binary())
     (directory / "pk").write_bytes(kg.gen_public_key(sk).marshal_binary())
     rlk = MemEvaluationKeySet(kg.gen_relin_key(sk))
@@ -116,18 +138,22 @@ def boot_keys_to(directory: Path, log_slots: int):
 
 
 def mapped_evaluator(params: dict, keys: bytes, btp_path: Path) -> Evaluator:
-    """An evaluator whose bootstrapping keys are read from a private memory map of `btp_path`."""
+    """An evaluator that decodes its bootstrapping keys from a memory map of `btp_path`; the map is
+    closed once the evaluator holds its own copy (its pages would compete with the evaluator's heap:
+    a first run that kept it open spent a third of its time in page faults)."""
     with open(btp_path, "rb") as f:
         btp = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
-    btp_ptr = ctypes.cast((ctypes.c_char * len(btp)).from_buffer(btp), ctypes.c_void_p)
+    view = (ctypes.c_char * len(btp)).from_buffer(btp)
     keys_buf = (ctypes.c_char * len(keys)).from_buffer_copy(keys)
     lib = evaluator_ffi._lib_call()
     err = evaluator_ffi._make_errout()
     handle = lib.EvalNewEvaluator(json.dumps(dict(params, ring_type="standard")).encode(),
                                   ctypes.cast(keys_buf, ctypes.c_void_p),
-                                  ctypes.c_ulong(len(keys)), btp_ptr, ctypes.c_ulong(len(btp)),
-                                  ctypes.byref(err))
+                                  ctypes.c_ulong(len(keys)), ctypes.c_void_p(ctypes.addressof(view)),
+                                  ctypes.c_ulong(len(btp)), ctypes.byref(err))
     evaluator_ffi._check_err(err)
+    del view
+    btp.close()
     ev = object.__new__(Evaluator)
     ev._handle = GoHandle(int(handle), tag="Evaluator", delete_fn=evaluator_ffi._delete_handle)
     return ev
@@ -145,8 +171,8 @@ def main():
     runs = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     if what == "boot":
         params = BOOT_PARAMS
-        level = 0
-        slots = 1 << int(sys.argv[3] if len(sys.argv) > 3 else 15)
+        level = 1  # the evaluator's bootstrap op starts with a plaintext product (its "prescale")
+        slots = 1 << 15
     else:
         q, p = (int(x) for x in (sys.argv[3] if len(sys.argv) > 3 else "25+5").split("+"))
         params = dict(logn=16, logq=[60] + [45] * (q - 1), logp=[61] * p, log_default_scale=45,
@@ -157,15 +183,16 @@ def main():
     galois = []
     if what == "boot":
         tmp = Path(tempfile.mkdtemp(prefix="lattigo-keys-"))
+        # A memory limit makes the child's garbage collector keep its heap near the live keys.
         subprocess.run([sys.executable, __file__, "_keys", str(tmp), str(slots.bit_length() - 1)],
-                       check=True)
+                       check=True, env=dict(os.environ, GOMEMLIMIT="14GiB"))
         sk = SecretKey.unmarshal_binary((tmp / "sk").read_bytes())
         pk = PublicKey.unmarshal_binary((tmp / "pk").read_bytes())
         keygen_s = float((tmp / "keygen_s").read_text())
         keys = (tmp / "rlk").read_bytes()
         key_bytes = len(keys) + (tmp / "btp").stat().st_size
         ev = mapped_evaluator(params, keys, tmp / "btp")
-        shutil.rmtree(tmp)  # the map keeps the key file's pages until the process ends
+        shutil.rmtree(tmp)
     else:
         kg = KeyGenerator(ckks)
         sk = kg.gen_secret_key()
@@ -209,6 +236,8 @@ def main():
         m = load([identity_transform("t", level, 1)], blob)
         ops, want = 1, None
     base = median([run(baseline)[0] for _ in range(3)])
+    if what == "boot":
+        run(m)  # the evaluator builds its bootstrapper (encodes the DFT matrices) on first use
     times, out = [], None
     for _ in range(runs):
         dt, out = run(m)
