@@ -2,7 +2,8 @@
 //! products, Shoup multiplication by a precomputed constant, inverses and powers.
 //!
 //! Written by hand because every CKKS operation spends its time here: the hot loops reduce lazily
-//! (sums of up to [`Modulus::LAZY_TERMS`] products in a `u128` before one reduction).
+//! (sums of up to [`Modulus::LAZY_TERMS`] products in a `u128` before one Barrett reduction, or of
+//! [`Modulus::MONTGOMERY_TERMS`] before one Montgomery reduction).
 
 /// A prime modulus `q < 2^62` with the constants of its fast reductions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,8 +31,9 @@ impl Modulus {
             (3..1 << Self::MAX_BITS).contains(&q) && q % 2 == 1,
             "modulus {q} out of range"
         );
-        let r = u128::MAX / q as u128; // floor((2^128 - 1) / q) = floor(2^128 / q) since q is odd
-                                       // Newton's iteration doubles the correct low bits of q^{-1} mod 2^64 (q is its own inverse mod 8).
+        // floor((2^128 - 1) / q) = floor(2^128 / q) since q is odd.
+        let r = u128::MAX / q as u128;
+        // q^{-1} mod 2^64: q is its own inverse mod 8, and each Newton step doubles the correct bits.
         let inv = (0..5).fold(q, |x, _| {
             x.wrapping_mul(2u64.wrapping_sub(q.wrapping_mul(x)))
         });
