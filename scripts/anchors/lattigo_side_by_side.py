@@ -139,8 +139,7 @@ def boot_keys_to(directory: Path, log_slots: int):
 
 def mapped_evaluator(params: dict, keys: bytes, btp_path: Path) -> Evaluator:
     """An evaluator that decodes its bootstrapping keys from a memory map of `btp_path`; the map is
-    closed once the evaluator holds its own copy (its pages would compete with the evaluator's heap:
-    a first run that kept it open spent a third of its time in page faults)."""
+    closed once the evaluator holds its own copy, so the file's pages do not stay next to its heap."""
     with open(btp_path, "rb") as f:
         btp = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY)
     view = (ctypes.c_char * len(btp)).from_buffer(btp)
