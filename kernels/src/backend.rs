@@ -5,6 +5,16 @@
 
 use crate::{Result, Ring, RnsPoly};
 
+/// The `P·(c_0, c_1)` part of a key switch kept over `Q_l ∪ P`, for
+/// [`Backend::key_switch_inner_product`] to add to its outputs in the same pass.
+#[derive(Debug, Clone, Copy)]
+pub struct PMultiple<'a> {
+    /// `c_0`, then `c_1` if the second output gets one; their primes are a prefix of the digits'.
+    pub polys: &'a [RnsPoly],
+    /// `P mod q` for each prime of `polys`.
+    pub p_mod_q: &'a [u64],
+}
+
 /// Ring operations on [`RnsPoly`]s. Binary operations require both operands over the same primes
 /// and in the same form; element-wise ones work in either form unless stated.
 pub trait Backend: Send + Sync + std::fmt::Debug {
@@ -29,8 +39,11 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     fn mul_scalar_add_assign(&self, ring: &Ring, acc: &mut RnsPoly, a: &RnsPoly, scalars: &[u64]);
     /// `a += s_k` on every evaluation of limb `k` (adds the constant polynomial `s`; evaluation form).
     fn add_scalar_assign(&self, ring: &Ring, a: &mut RnsPoly, scalars: &[u64]);
-    /// `Σ_k a_k · b_k` point-wise with one reduction per output (evaluation form, at most 64 terms).
-    fn dot(&self, ring: &Ring, terms: &[(&RnsPoly, &RnsPoly)]) -> RnsPoly;
+    /// `K` sums of point-wise products sharing their second factors, `[Σ_t x_t[k] · y_t]_k` for
+    /// terms `(x_t, y_t)`, with one reduction per output (evaluation form, at most 64 terms). Each
+    /// `y_t` is read once for all `K` sums: a ciphertext's polynomials times the same plaintexts.
+    fn dot<const K: usize>(&self, ring: &Ring, terms: &[([&RnsPoly; K], &RnsPoly)])
+        -> [RnsPoly; K];
     /// The automorphism `X → X^g` (evaluation form: an index permutation).
     fn automorphism(&self, ring: &Ring, a: &RnsPoly, galois: u64) -> Result<RnsPoly>;
     /// ModUp of one key-switching digit. `c` is a polynomial in evaluation form and `coeff` the
@@ -57,12 +70,14 @@ pub trait Backend: Send + Sync + std::fmt::Debug {
     /// digits `d_j` (evaluation form; the digits in Montgomery form, as [`Backend::mod_up`] makes
     /// them, the result not). Key polynomials cover at least the digits' primes (a key
     /// made for a higher level covers more). With `permutation`, each digit is read
-    /// through it first (`d_j[perm[i]]`): the automorphism of hoisted rotations, fused.
+    /// through it first (`d_j[perm[i]]`): the automorphism of hoisted rotations, fused. With
+    /// `p_multiple`, its `P·c` terms are added too (read through the permutation as well).
     fn key_switch_inner_product(
         &self,
         ring: &Ring,
         digits: &[RnsPoly],
         key: &[(RnsPoly, RnsPoly)],
         permutation: Option<&[u32]>,
+        p_multiple: Option<PMultiple<'_>>,
     ) -> (RnsPoly, RnsPoly);
 }

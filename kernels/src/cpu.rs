@@ -6,7 +6,7 @@
 //! (see [`crate::Modulus::MONTGOMERY_TERMS`]).
 
 use crate::basis::BasisConverter;
-use crate::{Backend, Form, Result, Ring, RnsPoly};
+use crate::{Backend, Form, PMultiple, Result, Ring, RnsPoly};
 use rayon::prelude::*;
 use std::ops::Range;
 
@@ -176,35 +176,54 @@ impl Backend for CpuBackend {
             });
     }
 
-    fn dot(&self, ring: &Ring, terms: &[(&RnsPoly, &RnsPoly)]) -> RnsPoly {
+    fn dot<const K: usize>(
+        &self,
+        ring: &Ring,
+        terms: &[([&RnsPoly; K], &RnsPoly)],
+    ) -> [RnsPoly; K] {
         assert!(!terms.is_empty() && terms.len() <= crate::Modulus::LAZY_TERMS);
-        let (first, _) = terms[0];
+        let (_, first) = terms[0];
         let n = first.n();
-        let mut out = RnsPoly::zero(n, first.primes(), Form::Eval);
-        for (a, b) in terms {
-            assert_eq!(a.primes(), first.primes());
-            assert_eq!(b.primes(), first.primes());
-        }
-        const BLOCK: usize = 512;
         let primes = first.primes().to_vec();
-        out.data_mut()
-            .par_chunks_mut(n)
+        for (xs, y) in terms {
+            assert_eq!(y.primes(), &primes[..], "operands over different primes");
+            for x in xs {
+                assert_eq!(x.primes(), &primes[..], "operands over different primes");
+            }
+        }
+        let mut out: [RnsPoly; K] = std::array::from_fn(|_| RnsPoly::zero(n, &primes, Form::Eval));
+        // Limb k of every output, together: the shared factor's limb is read once for all K.
+        let mut chunks = out.each_mut().map(|o| o.data_mut().chunks_exact_mut(n));
+        let limbs: Vec<[&mut [u64]; K]> = (0..primes.len())
+            .map(|_| {
+                chunks
+                    .each_mut()
+                    .map(|c| c.next().expect("one chunk per limb"))
+            })
+            .collect();
+        const BLOCK: usize = 512;
+        limbs
+            .into_par_iter()
             .enumerate()
-            .for_each(|(k, out_limb)| {
+            .for_each(|(k, mut out_limbs)| {
                 let m = ring.modulus(primes[k]);
-                let mut acc = [0u128; BLOCK];
+                let mut acc = [[0u128; K]; BLOCK];
                 for start in (0..n).step_by(BLOCK) {
                     let end = (start + BLOCK).min(n);
                     let acc = &mut acc[..end - start];
-                    acc.fill(0);
-                    for (a, b) in terms {
-                        let (x, y) = (&a.limb(k)[start..end], &b.limb(k)[start..end]);
-                        for ((s, &x), &y) in acc.iter_mut().zip(x).zip(y) {
-                            *s += x as u128 * y as u128;
+                    acc.fill([0; K]);
+                    for (xs, y) in terms {
+                        let xs = xs.map(|x| &x.limb(k)[start..end]);
+                        for (i, (s, &y)) in acc.iter_mut().zip(&y.limb(k)[start..end]).enumerate() {
+                            for (s, x) in s.iter_mut().zip(&xs) {
+                                *s += x[i] as u128 * y as u128;
+                            }
                         }
                     }
-                    for (o, s) in out_limb[start..end].iter_mut().zip(acc.iter()) {
-                        *o = m.reduce_u128(*s);
+                    for (o, t) in out_limbs.iter_mut().zip(0..K) {
+                        for (o, s) in o[start..end].iter_mut().zip(acc.iter()) {
+                            *o = m.reduce_u128(s[t]);
+                        }
                     }
                 }
             });
@@ -328,10 +347,24 @@ impl Backend for CpuBackend {
         digits: &[RnsPoly],
         key: &[(RnsPoly, RnsPoly)],
         permutation: Option<&[u32]>,
+        p_multiple: Option<PMultiple<'_>>,
     ) -> (RnsPoly, RnsPoly) {
         assert!(!digits.is_empty() && digits.len() <= key.len());
         let n = digits[0].n();
         let primes = digits[0].primes().to_vec();
+        if let Some(pm) = p_multiple {
+            assert!(pm.polys.len() <= 2, "P·c has at most two polynomials");
+            for c in pm.polys {
+                assert!(
+                    primes.starts_with(c.primes()),
+                    "P·c over a prefix of the digits' primes"
+                );
+                assert!(
+                    pm.p_mod_q.len() >= c.limb_count(),
+                    "P mod q for every limb of P·c"
+                );
+            }
+        }
         let mut out_b = RnsPoly::zero(n, &primes, Form::Eval);
         let mut out_a = RnsPoly::zero(n, &primes, Form::Eval);
         let pairs: Vec<_> = digits.iter().zip(key).collect();
@@ -351,6 +384,13 @@ impl Backend for CpuBackend {
                     .iter()
                     .position(|&q| q == p)
                     .expect("the key covers the digits' primes");
+                // This limb of P·c_0 and P·c_1, if added: (limb, P mod q, its Shoup companion).
+                let p_terms: [Option<(&[u64], u64, u64)>; 2] = std::array::from_fn(|o| {
+                    let pm = p_multiple?;
+                    let c = pm.polys.get(o).filter(|c| k < c.limb_count())?;
+                    let f = pm.p_mod_q[k];
+                    Some((c.limb(k), f, m.shoup(f)))
+                });
                 let (mut acc_b, mut acc_a) = ([0u128; BLOCK], [0u128; BLOCK]);
                 let mut gathered = [0u64; BLOCK];
                 for start in (0..n).step_by(BLOCK) {
@@ -390,6 +430,14 @@ impl Backend for CpuBackend {
                             } else {
                                 ob[start + i] = m.add(ob[start + i], b);
                                 oa[start + i] = m.add(oa[start + i], a);
+                            }
+                        }
+                    }
+                    for (out, term) in [&mut *ob, &mut *oa].into_iter().zip(&p_terms) {
+                        if let Some((c, f, f_shoup)) = term {
+                            for i in start..end {
+                                let j = permutation.map_or(i, |perm| perm[i] as usize);
+                                out[i] = m.add(out[i], m.mul_shoup(c[j], *f, *f_shoup));
                             }
                         }
                     }
@@ -621,23 +669,33 @@ mod tests {
         let ring = ring();
         let mut s = Sampler::from_os();
         let primes = ring.qp_indices(3);
-        let polys: Vec<RnsPoly> = (0..6).map(|_| s.uniform(&ring, &primes)).collect();
-        let terms: Vec<(&RnsPoly, &RnsPoly)> = polys.chunks(2).map(|c| (&c[0], &c[1])).collect();
-        let got = CpuBackend.dot(&ring, &terms);
+        let polys: Vec<RnsPoly> = (0..9).map(|_| s.uniform(&ring, &primes)).collect();
+        // Three terms (x_t, x'_t, y_t): one sum, then two sums sharing the y_t.
+        let terms: Vec<[&RnsPoly; 3]> = polys.chunks(3).map(|c| [&c[0], &c[1], &c[2]]).collect();
+        let single: Vec<([&RnsPoly; 1], &RnsPoly)> =
+            terms.iter().map(|[x, _, y]| ([*x], *y)).collect();
+        let pair: Vec<([&RnsPoly; 2], &RnsPoly)> =
+            terms.iter().map(|[x, z, y]| ([*x, *z], *y)).collect();
+        let [got] = CpuBackend.dot(&ring, &single);
+        let [first, second] = CpuBackend.dot(&ring, &pair);
+        assert_eq!(first, got);
         let mut acc = RnsPoly::zero(ring.n(), &primes, Form::Eval);
-        for (a, b) in &terms {
-            CpuBackend.mul_add_assign(&ring, &mut acc, a, b);
+        for [x, _, y] in &terms {
+            CpuBackend.mul_add_assign(&ring, &mut acc, x, y);
         }
         assert_eq!(got, acc);
         for (k, &p) in primes.iter().enumerate() {
             let q = ring.modulus(p).value() as u128;
-            for j in 0..ring.n() {
-                let e: u128 = terms
+            let naive = |factor: usize, j: usize| {
+                terms
                     .iter()
-                    .map(|(a, b)| a.limb(k)[j] as u128 * b.limb(k)[j] as u128 % q)
+                    .map(|t| t[factor].limb(k)[j] as u128 * t[2].limb(k)[j] as u128 % q)
                     .sum::<u128>()
-                    % q;
-                assert_eq!(got.limb(k)[j] as u128, e);
+                    % q
+            };
+            for j in 0..ring.n() {
+                assert_eq!(got.limb(k)[j] as u128, naive(0, j));
+                assert_eq!(second.limb(k)[j] as u128, naive(1, j));
             }
         }
     }
@@ -651,25 +709,49 @@ mod tests {
         let mut s = Sampler::from_os();
         let primes = ring.qp_indices(3);
         let perm = ring.galois_permutation(5).unwrap();
+        // P·(c_0, c_1) over the first three primes (a prefix, as Q_l is of Q_l ∪ P).
+        let c: Vec<RnsPoly> = (0..2).map(|_| s.uniform(&ring, &primes[..3])).collect();
+        let factors: Vec<u64> = primes[..3]
+            .iter()
+            .map(|&p| ring.modulus(p).value() / 3 + 7)
+            .collect();
         for count in [3, crate::Modulus::MONTGOMERY_TERMS + 3] {
             let digits: Vec<RnsPoly> = (0..count).map(|_| s.uniform(&ring, &primes)).collect();
             let key: Vec<(RnsPoly, RnsPoly)> = (0..count)
                 .map(|_| (s.uniform(&ring, &primes), s.uniform(&ring, &primes)))
                 .collect();
             for permutation in [None, Some(&perm[..])] {
-                let (b, a) = CpuBackend.key_switch_inner_product(&ring, &digits, &key, permutation);
-                for (k, &p) in primes.iter().enumerate() {
-                    let m = ring.modulus(p);
-                    let r_inv = m.inv(m.to_montgomery(1)).unwrap();
-                    for j in 0..ring.n() {
-                        let i = permutation.map_or(j, |perm| perm[j] as usize);
-                        let sum = |half: fn(&(RnsPoly, RnsPoly)) -> &RnsPoly| {
-                            digits.iter().zip(&key).fold(0, |acc, (d, kj)| {
-                                m.add(acc, m.mul(m.mul(d.limb(k)[i], half(kj).limb(k)[j]), r_inv))
-                            })
-                        };
-                        assert_eq!(b.limb(k)[j], sum(|kj| &kj.0), "{count} digits, limb {k}");
-                        assert_eq!(a.limb(k)[j], sum(|kj| &kj.1), "{count} digits, limb {k}");
+                for added in [0, 1, 2] {
+                    let p_multiple = (added > 0).then(|| PMultiple {
+                        polys: &c[..added],
+                        p_mod_q: &factors,
+                    });
+                    let (b, a) = CpuBackend.key_switch_inner_product(
+                        &ring,
+                        &digits,
+                        &key,
+                        permutation,
+                        p_multiple,
+                    );
+                    for (k, &p) in primes.iter().enumerate() {
+                        let m = ring.modulus(p);
+                        let r_inv = m.inv(m.to_montgomery(1)).unwrap();
+                        for j in 0..ring.n() {
+                            let i = permutation.map_or(j, |perm| perm[j] as usize);
+                            let sum = |half: fn(&(RnsPoly, RnsPoly)) -> &RnsPoly, o: usize| {
+                                let keyed = digits.iter().zip(&key).fold(0, |acc, (d, kj)| {
+                                    let t = m.mul(d.limb(k)[i], half(kj).limb(k)[j]);
+                                    m.add(acc, m.mul(t, r_inv))
+                                });
+                                match c.get(o).filter(|_| o < added && k < 3) {
+                                    Some(c) => m.add(keyed, m.mul(c.limb(k)[i], factors[k])),
+                                    None => keyed,
+                                }
+                            };
+                            let case = format!("{count} digits, P·c of {added}, limb {k}");
+                            assert_eq!(b.limb(k)[j], sum(|kj| &kj.0, 0), "{case}");
+                            assert_eq!(a.limb(k)[j], sum(|kj| &kj.1, 1), "{case}");
+                        }
                     }
                 }
             }

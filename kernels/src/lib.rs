@@ -18,7 +18,7 @@ pub mod primes;
 mod ring;
 pub mod sampling;
 
-pub use backend::Backend;
+pub use backend::{Backend, PMultiple};
 pub use cpu::CpuBackend;
 pub use error::{KernelError, Result};
 pub use modulus::Modulus;

@@ -266,9 +266,9 @@ impl<B: Backend> Evaluator<B> {
         }
         let ring = self.params.ring();
         let (a0, a1, b0, b1) = (&a.polys[0], &a.polys[1], &b.polys[0], &b.polys[1]);
-        let d0 = self.backend.dot(ring, &[(a0, b0)]);
-        let d1 = self.backend.dot(ring, &[(a0, b1), (a1, b0)]);
-        let d2 = self.backend.dot(ring, &[(a1, b1)]);
+        let [d0] = self.backend.dot(ring, &[([a0], b0)]);
+        let [d1] = self.backend.dot(ring, &[([a0], b1), ([a1], b0)]);
+        let [d2] = self.backend.dot(ring, &[([a1], b1)]);
         Ok(Ciphertext {
             polys: vec![d0, d1, d2],
             scale: a.scale * b.scale,

@@ -18,7 +18,7 @@
 use super::keys::{conjugation_element, galois_element, SwitchingKey};
 use super::{Ciphertext, Evaluator};
 use crate::{Result, RuntimeError};
-use cachemir_kernels::{Backend, RnsPoly};
+use cachemir_kernels::{Backend, PMultiple, RnsPoly};
 
 /// A polynomial decomposed for key switching: one evaluation-form polynomial over `Q_l ∪ P` per digit.
 #[derive(Debug, Clone)]
@@ -76,6 +76,7 @@ impl<B: Backend> Evaluator<B> {
             &d.digits,
             &key.digits,
             permutation.as_deref(),
+            None,
         );
         let p_count = self.params.p().len();
         Ok((
@@ -104,20 +105,23 @@ impl<B: Backend> Evaluator<B> {
             .relinearization
             .as_ref()
             .ok_or(RuntimeError::MissingRelinearizationKey)?;
+        let p_mod_q = self.params.p_mod_q(ct.level());
         let (c0, c1) = self.backend.key_switch_inner_product(
             self.params.ring(),
             &self.decompose(&ct.polys[2]).digits,
             &key.digits,
             None,
+            Some(PMultiple {
+                polys: &ct.polys[..2],
+                p_mod_q: &p_mod_q,
+            }),
         );
-        let mut x = Extended {
+        Ok(Extended {
             c0,
             c1,
             scale: ct.scale,
             slots: ct.slots,
-        };
-        self.add_p_multiple(&mut x, &ct.polys[..2]);
-        Ok(x)
+        })
     }
 
     /// `x += P·ct` (`ct` degree 1 at `x`'s level; scales are not compared).
@@ -263,6 +267,7 @@ impl<B: Backend> Evaluator<B> {
         Self::require_degree_one("rotate_hoisted", ct)?;
         let ring = self.params.ring();
         let d = self.decompose(&ct.polys[1]);
+        let p_mod_q = self.params.p_mod_q(ct.level());
         steps
             .iter()
             .map(|&step| match galois_element(&self.params, step) {
@@ -270,21 +275,23 @@ impl<B: Backend> Evaluator<B> {
                 g => {
                     let key = self.galois_key_at(step, g, ct.level())?;
                     let permutation = ring.galois_permutation(g)?;
+                    // σ(c_0)·P joins the inner product, through the same permutation.
                     let (c0, c1) = self.backend.key_switch_inner_product(
                         ring,
                         &d.digits,
                         &key.digits,
                         Some(&permutation),
+                        Some(PMultiple {
+                            polys: &ct.polys[..1],
+                            p_mod_q: &p_mod_q,
+                        }),
                     );
-                    let mut x = Extended {
+                    Ok(Extended {
                         c0,
                         c1,
                         scale: ct.scale,
                         slots: ct.slots,
-                    };
-                    let rotated = self.backend.automorphism(ring, &ct.polys[0], g)?;
-                    self.add_p_multiple(&mut x, &[rotated]);
-                    Ok(x)
+                    })
                 }
             })
             .collect()
@@ -301,9 +308,13 @@ impl<B: Backend> Evaluator<B> {
         let key = self.galois_key_at(step, galois, c1.limb_count() - 1)?;
         let permutation = ring.galois_permutation(galois)?;
         let d = self.decompose(&c1);
-        let (mut c0, c1) =
-            self.backend
-                .key_switch_inner_product(ring, &d.digits, &key.digits, Some(&permutation));
+        let (mut c0, c1) = self.backend.key_switch_inner_product(
+            ring,
+            &d.digits,
+            &key.digits,
+            Some(&permutation),
+            None,
+        );
         let rotated = self.backend.automorphism(ring, &x.c0, galois)?;
         self.backend.add_assign(ring, &mut c0, &rotated);
         Ok(Extended {

@@ -387,16 +387,14 @@ impl<B: Backend> Evaluator<B> {
         let ring = self.params.ring();
         let mut total: Option<Extended> = None;
         for (&j, terms) in &m.groups {
-            let sum_of = |part: fn(&Extended) -> &RnsPoly| {
-                let products: Vec<(&RnsPoly, &RnsPoly)> = terms
-                    .iter()
-                    .map(|(i, pt)| (part(&rotated[i]), pt))
-                    .collect();
-                self.sum_of_products(&products)
-            };
+            let products: Vec<([&RnsPoly; 2], &RnsPoly)> = terms
+                .iter()
+                .map(|(i, pt)| ([&rotated[i].c0, &rotated[i].c1], pt))
+                .collect();
+            let [c0, c1] = self.sum_of_products(&products);
             let inner = Extended {
-                c0: sum_of(|e| &e.c0),
-                c1: sum_of(|e| &e.c1),
+                c0,
+                c1,
                 scale,
                 slots: x.slots(),
             };
@@ -432,8 +430,10 @@ impl<B: Backend> Evaluator<B> {
             .polys
             .iter()
             .map(|c| {
-                let products: Vec<(&RnsPoly, &RnsPoly)> = d0.iter().map(|d| (c, d)).collect();
-                self.sum_of_products(&products)
+                let products: Vec<([&RnsPoly; 1], &RnsPoly)> =
+                    d0.iter().map(|d| ([c], d)).collect();
+                let [sum] = self.sum_of_products(&products);
+                sum
             })
             .collect();
         Ciphertext {
@@ -443,17 +443,19 @@ impl<B: Backend> Evaluator<B> {
         }
     }
 
-    /// `Σ a·b` over the terms' primes (lazily reduced, [`Modulus::LAZY_TERMS`] products at a time).
-    fn sum_of_products(&self, terms: &[(&RnsPoly, &RnsPoly)]) -> RnsPoly {
+    /// `K` sums `[Σ x_t[k]·y_t]_k` over the terms' primes (lazily reduced, [`Modulus::LAZY_TERMS`]
+    /// products at a time; each `y_t` read once for all `K`).
+    fn sum_of_products<const K: usize>(&self, terms: &[([&RnsPoly; K], &RnsPoly)]) -> [RnsPoly; K] {
         let ring = self.params.ring();
         let mut chunks = terms.chunks(Modulus::LAZY_TERMS);
         let first = chunks.next().expect("at least one term");
-        let mut sum = self.backend.dot(ring, first);
+        let mut sums = self.backend.dot(ring, first);
         for chunk in chunks {
-            self.backend
-                .add_assign(ring, &mut sum, &self.backend.dot(ring, chunk));
+            for (sum, part) in sums.iter_mut().zip(self.backend.dot(ring, chunk)) {
+                self.backend.add_assign(ring, sum, &part);
+            }
         }
-        sum
+        sums
     }
 }
 
