@@ -22,6 +22,7 @@ use super::{Ciphertext, Encoder, Evaluator};
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{Backend, Modulus, RnsPoly};
 use num_complex::Complex64;
+use rayon::prelude::*;
 use std::collections::BTreeMap;
 
 /// A slot matrix by its non-zero diagonals, with its baby-step/giant-step split.
@@ -385,32 +386,32 @@ impl<B: Backend> Evaluator<B> {
             .zip(self.rotate_hoisted_extended(x, &steps)?)
             .collect();
         let ring = self.params.ring();
-        let mut total: Option<Extended> = None;
-        for (&j, terms) in &m.groups {
-            let products: Vec<([&RnsPoly; 2], &RnsPoly)> = terms
-                .iter()
-                .map(|(i, pt)| ([&rotated[i].c0, &rotated[i].c1], pt))
-                .collect();
-            let [c0, c1] = self.sum_of_products(&products);
-            let inner = Extended {
-                c0,
-                c1,
-                scale,
-                slots: x.slots(),
-            };
-            let shifted = self.rotate_extended(inner, j as i64)?;
-            total = Some(match total {
-                None => shifted,
-                Some(mut acc) => {
-                    self.backend.add_assign(ring, &mut acc.c0, &shifted.c0);
-                    self.backend.add_assign(ring, &mut acc.c1, &shifted.c1);
-                    acc
-                }
-            });
-        }
-        Ok(Unrescaled::Extended(
-            total.expect("a transform with a diagonal has a giant step"),
-        ))
+        // Giant steps are independent until their sum: with two threads or more they run side by
+        // side, summed as they finish.
+        let total = m
+            .groups
+            .par_iter()
+            .map(|(&j, terms)| {
+                let products: Vec<([&RnsPoly; 2], &RnsPoly)> = terms
+                    .iter()
+                    .map(|(i, pt)| ([&rotated[i].c0, &rotated[i].c1], pt))
+                    .collect();
+                let [c0, c1] = self.sum_of_products(&products);
+                let inner = Extended {
+                    c0,
+                    c1,
+                    scale,
+                    slots: x.slots(),
+                };
+                self.rotate_extended(inner, j as i64)
+            })
+            .try_reduce_with(|mut acc, shifted| {
+                self.backend.add_assign(ring, &mut acc.c0, &shifted.c0);
+                self.backend.add_assign(ring, &mut acc.c1, &shifted.c1);
+                Ok(acc)
+            })
+            .expect("a transform with a diagonal has a giant step")?;
+        Ok(Unrescaled::Extended(total))
     }
 
     /// `d_0 ⊙ x` for a transform whose only diagonal is the main one: no rotation, so nothing is

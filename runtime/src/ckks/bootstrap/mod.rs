@@ -15,8 +15,9 @@
 //! 2. CoeffsToSlots ([`dft::coeffs_to_slots`], `cts_budget` levels of BSGS transforms):
 //!    `h = BitRev(U^{−1}·w)/(2K)`, so that `h + conj(h)` holds the low coefficients
 //!    `(Δm_k/q_0 + I_k)/K` and `−i·(h − conj(h))` the high ones (in bit-reversed slot order).
-//! 3. [`eval_mod::EvalMod`] on both real ciphertexts: `sin(2πx)` ≈ `2π·Δm_k/q_0`, landing exactly on
-//!    scale `Δ_out·q_0/(2π·Δ)`, which is then relabelled `Δ_out`: the slots hold `m_k`.
+//! 3. [`eval_mod::EvalMod`] on both real ciphertexts (side by side when the pool has two threads):
+//!    `sin(2πx)` ≈ `2π·Δm_k/q_0`, landing exactly on scale `Δ_out·q_0/(2π·Δ)`, which is then
+//!    relabelled `Δ_out`: the slots hold `m_k`.
 //!
 //!    With `n ≤ N/4` the two parts share one EvalMod: seen as `2n` slots the ciphertext is `[x, x]`,
 //!    the last CoeffsToSlots group writes `[h, −i·h]` ([`LinearTransform::lift_replicated`]), so
@@ -436,7 +437,9 @@ impl<B: Backend> Evaluator<B> {
             let re = self.add(&h, &hc)?;
             let im = self.mul_by_i(&self.sub(&h, &hc)?, true);
             coeffs_to_slots_ms = lap();
-            let (re, im) = (eval_mod(&re)?, eval_mod(&im)?);
+            // Independent: with more than one thread they run side by side.
+            let (re, im) = rayon::join(|| eval_mod(&re), || eval_mod(&im));
+            let (re, im) = (re?, im?);
             eval_mod_ms = lap();
             z = self.add(&re, &self.mul_by_i(&im, false))?;
         }
