@@ -205,6 +205,18 @@ fn rotations_conjugation_and_hoisting() {
             });
             c.assert_bits(&format!("hoisted rotate {step}"), ct, &expect, 20.0);
         }
+        let sum = slot_map(&x, |i| {
+            x[i] + ROTATIONS
+                .iter()
+                .map(|&step| x[(i as i64 + step).rem_euclid(slots as i64) as usize])
+                .sum::<Complex64>()
+        });
+        c.assert_bits(
+            "x plus its rotations",
+            &c.eval.add_rotations(&cx, &ROTATIONS).unwrap(),
+            &sum,
+            18.0,
+        );
         c.assert_bits(
             "conjugate",
             &c.eval.conjugate(&cx).unwrap(),

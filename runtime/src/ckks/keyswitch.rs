@@ -231,6 +231,21 @@ impl<B: Backend> Evaluator<B> {
             .collect()
     }
 
+    /// `ct + Σ rot(ct, step)` over `steps`, with one decomposition and one ModDown (double
+    /// hoisting): the rotations stay over `Q_l ∪ P` until their sum is divided by P. A stage of a
+    /// trace, `(1 + σ_s)(1 + σ_{2s}) = 1 + σ_s + σ_{2s} + σ_{3s}`, costs one ModUp, three inner
+    /// products and one ModDown instead of two of each.
+    pub fn add_rotations(&self, ct: &Ciphertext, steps: &[i64]) -> Result<Ciphertext> {
+        Self::require_degree_one("add_rotations", ct)?;
+        let ring = self.params.ring();
+        let mut total = self.extend(ct);
+        for rotated in self.rotate_hoisted_extended(ct, steps)? {
+            self.backend.add_assign(ring, &mut total.c0, &rotated.c0);
+            self.backend.add_assign(ring, &mut total.c1, &rotated.c1);
+        }
+        Ok(self.mod_down_extended(total))
+    }
+
     /// `P·ct` over `Q_l ∪ P` (`ct` degree 1; the P limbs are zero): exact.
     pub(crate) fn extend(&self, ct: &Ciphertext) -> Extended {
         let qp = self.params.ring().qp_indices(ct.level());

@@ -116,15 +116,16 @@ fn identity(n: usize) -> Result<LinearTransform> {
     LinearTransform::new(n, [(0, vec![Complex64::new(1.0, 0.0); n])], None)
 }
 
-/// SlotsToCoeffs on bit-reversed input: `z ↦ U·BitRev(z)`, as `budget` transforms applied in order.
-pub fn slots_to_coeffs(n: usize, budget: usize) -> Result<Vec<LinearTransform>> {
+/// SlotsToCoeffs times `factor` on bit-reversed input: `z ↦ factor·U·BitRev(z)`, as `budget`
+/// transforms applied in order (`factor` spread evenly over them).
+pub fn slots_to_coeffs(n: usize, factor: f64, budget: usize) -> Result<Vec<LinearTransform>> {
     if n == 1 {
-        return Ok(vec![identity(1)?]);
+        return Ok(vec![identity(1)?.scaled(Complex64::new(factor, 0.0))]);
     }
     let stages = (1..=n.trailing_zeros())
         .map(|e| stage(n, 1 << e, false))
         .collect::<Result<Vec<_>>>()?;
-    merge(stages, budget)
+    Ok(spread(merge(stages, budget)?, factor))
 }
 
 /// CoeffsToSlots times `factor`, bit-reversed output: `w ↦ factor·BitRev(U^{−1}·w)`, as `budget`
@@ -140,12 +141,16 @@ pub fn coeffs_to_slots(n: usize, factor: f64, budget: usize) -> Result<Vec<Linea
     // Each inverse stage carries a 1/2 (1/n in all). That and `factor` are spread evenly over the
     // groups: folded into one, its diagonals would be tiny (2^−20 at n = 2^15) and lose ~15 bits
     // to the rounding of their encoding, which EvalMod then amplifies by `q_0/Δ`.
-    let groups = merge(stages, budget)?;
-    let per_group = (factor / n as f64).powf(1.0 / groups.len() as f64);
-    Ok(groups
+    Ok(spread(merge(stages, budget)?, factor / n as f64))
+}
+
+/// `groups` with `factor` spread evenly over them (each scaled by its `len`-th root).
+fn spread(groups: Vec<LinearTransform>, factor: f64) -> Vec<LinearTransform> {
+    let per_group = factor.powf(1.0 / groups.len() as f64);
+    groups
         .into_iter()
         .map(|g| g.scaled(Complex64::new(per_group, 0.0)))
-        .collect())
+        .collect()
 }
 
 /// The bit-reversal permutation of `0..n`.
@@ -178,12 +183,12 @@ mod tests {
             (0..n).map(|i| v[bit_reverse_index(i, n)]).collect()
         };
         for budget in 1..=5 {
-            let stc = slots_to_coeffs(n, budget).unwrap();
+            let stc = slots_to_coeffs(n, 0.25, budget).unwrap();
             assert_eq!(stc.len(), budget);
             let got = apply_all(&stc, &bitrev(&x));
             for j in 0..n {
                 assert!(
-                    (got[j] - ux[j]).norm() < 1e-9,
+                    (got[j] - 0.25 * ux[j]).norm() < 1e-9,
                     "StC budget {budget} slot {j}"
                 );
             }
@@ -196,7 +201,7 @@ mod tests {
                 );
             }
         }
-        assert!(slots_to_coeffs(n, 6).is_err() && coeffs_to_slots(n, 1.0, 0).is_err());
+        assert!(slots_to_coeffs(n, 1.0, 6).is_err() && coeffs_to_slots(n, 1.0, 0).is_err());
     }
 
     #[test]

@@ -11,19 +11,21 @@
 //!    Sparse packing (`n < N/2`, gap `N/2n`): `q_0·I` has every coefficient, not only the multiples
 //!    of the gap the `n`-slot encoding uses. SubSum (the trace to `Z[X^{gap}]`:
 //!    `ct += rot_{n·2^j}(ct)` for `2^j < gap`) keeps exactly those, multiplied by the gap, which
-//!    CoeffsToSlots divides out. For `n` slots the DFT is the same matrix of size `n`.
+//!    CoeffsToSlots divides out. For `n` slots the DFT is the same matrix of size `n`. Two steps
+//!    `s = n·2^j` and `2s` run as one stage, `ct + rot_s + rot_{2s} + rot_{3s}`, hoisted
+//!    ([`Evaluator::add_rotations`]): one ModUp and one ModDown for both, and one more rotation key.
 //! 2. CoeffsToSlots ([`dft::coeffs_to_slots`], `cts_budget` levels of BSGS transforms):
 //!    `h = BitRev(U^{−1}·w)/(2K)`, so that `h + conj(h)` holds the low coefficients
 //!    `(Δm_k/q_0 + I_k)/K` and `−i·(h − conj(h))` the high ones (in bit-reversed slot order).
 //! 3. [`eval_mod::EvalMod`] on both real ciphertexts (side by side when the pool has two threads):
-//!    `sin(2πx)` ≈ `2π·Δm_k/q_0`, landing exactly on scale `Δ_out·q_0/(2π·Δ)`, which is then
-//!    relabelled `Δ_out`: the slots hold `m_k`.
+//!    `sin(2πx)` ≈ `2π·Δm_k/q_0`, landing exactly on scale `G·Δ_out·q_0/(2π·Δ)`, which is then
+//!    relabelled `Δ_out`: the slots hold `G·m_k` ([`EVAL_MOD_GAIN`]), and SlotsToCoeffs divides by `G`.
 //!
 //!    With `n ≤ N/4` the two parts share one EvalMod: seen as `2n` slots the ciphertext is `[x, x]`,
 //!    the last CoeffsToSlots group writes `[h, −i·h]` ([`LinearTransform::lift_replicated`]), so
 //!    `h + conj(h)` holds both real parts side by side, and the first SlotsToCoeffs group folds
 //!    `[a, b]` back into `a + i·b` on `n` slots ([`LinearTransform::fold_halves`]).
-//! 4. SlotsToCoeffs ([`dft::slots_to_coeffs`], `stc_budget` levels): `U·BitRev(m_lo + i·m_hi)` =
+//! 4. SlotsToCoeffs ([`dft::slots_to_coeffs`], `stc_budget` levels): `U·BitRev(m_lo + i·m_hi)/G` =
 //!    the message slots.
 //!
 //! `K` must bound `|I|`. With a secret of Hamming weight `h`, `I_k` is the rounding of a sum of
@@ -48,6 +50,14 @@ use num_complex::Complex64;
 use serde::Serialize;
 use std::f64::consts::PI;
 use std::time::Instant;
+
+/// The factor `G` EvalMod's output carries and SlotsToCoeffs divides out (spread over its levels).
+///
+/// EvalMod leaves the message's coefficients, `≈ 1/√n` for random slots, at the output scale, so
+/// its last rescale's noise would stand only ~2^20 below them, a ratio SlotsToCoeffs keeps. Carried
+/// 2^15 higher, they lose nothing there (+0.3 bits at full slots, `docs/design/ckks.md`); the
+/// diagonals, 2^−5 per level at 42 bits, lose nothing either.
+pub const EVAL_MOD_GAIN: f64 = (1u64 << 15) as f64;
 
 /// Bootstrapping settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -155,8 +165,8 @@ pub struct Bootstrapper {
     cts: Vec<EncodedLinearTransform>,
     stc: Vec<EncodedLinearTransform>,
     rotations: Vec<i64>,
-    /// SubSum rotation steps (empty for full packing).
-    sub_sum: Vec<i64>,
+    /// SubSum stages: the rotation steps each adds to the ciphertext (none for full packing).
+    sub_sum: Vec<Vec<i64>>,
     /// Whether the real and imaginary parts share one EvalMod on `2n` slots (`n ≤ N/4`).
     packed: bool,
 }
@@ -167,7 +177,7 @@ struct Circuit {
     eval_mod: EvalMod,
     cts: Vec<LinearTransform>,
     stc: Vec<LinearTransform>,
-    sub_sum: Vec<i64>,
+    sub_sum: Vec<Vec<i64>>,
     rotations: Vec<i64>,
     packed: bool,
 }
@@ -201,8 +211,8 @@ impl Circuit {
             0.5 / (gap as f64 * f64::from(config.k)),
             config.cts_budget,
         )?;
-        let sub_sum: Vec<i64> = (0..gap.trailing_zeros()).map(|j| (n << j) as i64).collect();
-        let mut stc = dft::slots_to_coeffs(n, config.stc_budget)?;
+        let sub_sum = sub_sum_stages(n, gap);
+        let mut stc = dft::slots_to_coeffs(n, 1.0 / EVAL_MOD_GAIN, config.stc_budget)?;
         // Sparse packing with room for 2n slots: one EvalMod on [re, im] instead of two.
         let packed = 2 * n <= params.max_slots();
         if packed {
@@ -214,7 +224,7 @@ impl Circuit {
             .iter()
             .chain(&stc)
             .flat_map(|t| t.rotation_steps())
-            .chain(sub_sum.iter().copied())
+            .chain(sub_sum.iter().flatten().copied())
             .collect();
         rotations.sort_unstable();
         rotations.dedup();
@@ -227,6 +237,19 @@ impl Circuit {
             packed,
         })
     }
+}
+
+/// SubSum's stages for `n` slots with `gap = N/(2n)`: the steps `n·2^j` for `2^j < gap`, paired
+/// into `[s, 2s, 3s]` (one hoisted stage for two), the last one alone if their count is odd.
+fn sub_sum_stages(n: usize, gap: usize) -> Vec<Vec<i64>> {
+    let steps: Vec<i64> = (0..gap.trailing_zeros()).map(|j| (n << j) as i64).collect();
+    steps
+        .chunks(2)
+        .map(|pair| match *pair {
+            [s, double] => vec![s, double, s + double],
+            _ => pair.to_vec(),
+        })
+        .collect()
 }
 
 impl BootstrapConfig {
@@ -407,9 +430,8 @@ impl<B: Backend> Evaluator<B> {
         }
         raised.set_scale(q0);
         let mod_raise_ms = lap();
-        for &step in &boot.sub_sum {
-            let rotated = self.rotate(&raised, step)?;
-            self.add_assign(&mut raised, &rotated)?;
+        for steps in &boot.sub_sum {
+            raised = self.add_rotations(&raised, steps)?;
         }
         let sub_sum_ms = lap();
         let mut h = raised;
@@ -420,7 +442,7 @@ impl<B: Backend> Evaluator<B> {
             h = self.linear_transform(&h, t)?;
         }
         let hc = self.conjugate(&h)?;
-        let target = factor * boot.config.output_scale * q0 / (2.0 * PI * delta_in);
+        let target = EVAL_MOD_GAIN * factor * boot.config.output_scale * q0 / (2.0 * PI * delta_in);
         let eval_mod = |x: &Ciphertext| -> Result<Ciphertext> {
             let mut y = boot.eval_mod.evaluate(self, x, target)?;
             y.set_scale(boot.config.output_scale);
