@@ -2,8 +2,9 @@
 //! key and its evaluation keys instead of generating them again (about a minute at `N16_BOOT`).
 //!
 //! One file per request, named by a CRC-32 of its descriptor (the format version, the parameter
-//! literal and the bootstrapping configurations); the file repeats the descriptor, so a name
-//! collision or a stale file is regenerated, never used. Layout: descriptor length (u32) and text,
+//! literal, the bootstrapping configurations and the rotation steps they need, which a new build may
+//! change for the same configuration); the file repeats the descriptor, so a name collision or a
+//! stale file is regenerated, never used. Layout: descriptor length (u32) and text,
 //! secret key length (u64) and bytes, then the evaluation keys, each object in its checksummed
 //! binary form ([`crate::ckks::serialize`]). A file that fails to decode is regenerated; files are
 //! written to a temporary name and renamed, so an interrupted run leaves no half file.
@@ -36,7 +37,14 @@ pub fn load_or_generate(
     params: &Arc<Parameters>,
     configs: &[BootstrapConfig],
 ) -> Result<CachedKeys> {
-    let descriptor = format!("v{FORMAT_VERSION} {:?} {configs:?}", params.literal());
+    let steps = configs
+        .iter()
+        .map(|c| c.rotation_steps(params))
+        .collect::<Result<Vec<_>>>()?;
+    let descriptor = format!(
+        "v{FORMAT_VERSION} {:?} {configs:?} {steps:?}",
+        params.literal()
+    );
     let path = dir.join(format!(
         "{:08x}.keys",
         crc32fast::hash(descriptor.as_bytes())
