@@ -237,13 +237,18 @@ impl<B: Backend> Evaluator<B> {
     /// products and one ModDown instead of two of each.
     pub fn add_rotations(&self, ct: &Ciphertext, steps: &[i64]) -> Result<Ciphertext> {
         Self::require_degree_one("add_rotations", ct)?;
-        let ring = self.params.ring();
         let mut total = self.extend(ct);
         for rotated in self.rotate_hoisted_extended(ct, steps)? {
-            self.backend.add_assign(ring, &mut total.c0, &rotated.c0);
-            self.backend.add_assign(ring, &mut total.c1, &rotated.c1);
+            self.add_extended_assign(&mut total, &rotated);
         }
         Ok(self.mod_down_extended(total))
+    }
+
+    /// `acc += x` over `Q_l ∪ P` (same level; scales are not compared).
+    pub(crate) fn add_extended_assign(&self, acc: &mut Extended, x: &Extended) {
+        let ring = self.params.ring();
+        self.backend.add_assign(ring, &mut acc.c0, &x.c0);
+        self.backend.add_assign(ring, &mut acc.c1, &x.c1);
     }
 
     /// `P·ct` over `Q_l ∪ P` (`ct` degree 1; the P limbs are zero): exact.

@@ -385,7 +385,6 @@ impl<B: Backend> Evaluator<B> {
             .into_iter()
             .zip(self.rotate_hoisted_extended(x, &steps)?)
             .collect();
-        let ring = self.params.ring();
         // Giant steps are independent until their sum: with two threads or more they run side by
         // side, summed as they finish.
         let total = m
@@ -406,8 +405,7 @@ impl<B: Backend> Evaluator<B> {
                 self.rotate_extended(inner, j as i64)
             })
             .try_reduce_with(|mut acc, shifted| {
-                self.backend.add_assign(ring, &mut acc.c0, &shifted.c0);
-                self.backend.add_assign(ring, &mut acc.c1, &shifted.c1);
+                self.add_extended_assign(&mut acc, &shifted);
                 Ok(acc)
             })
             .expect("a transform with a diagonal has a giant step")?;
