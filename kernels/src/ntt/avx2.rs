@@ -2,7 +2,8 @@
 //!
 //! AVX2 has no 64×64-bit multiply: each product is assembled from `_mm256_mul_epu32` (32×32 → 64)
 //! pieces. A Shoup product `x·w mod q` needs the high word of `x·w'` (four pieces) and the low words
-//! of `x·w` and `quotient·q` (three each). Lazy bounds are those of the portable loop; moduli are
+//! of `x·w` and `quotient·q` (three each); the high word's pieces go through [`mul_epu32`], which
+//! keeps the optimizer from scalarizing them. Lazy bounds are those of the portable loop; moduli are
 //! below `2^61`, so `4q < 2^63` and signed comparisons order the values. Stages whose halves are
 //! at least four apart load both operands as whole vectors; the last two forward stages (and the
 //! first two inverse ones) pair lanes with shuffles.
@@ -231,10 +232,10 @@ fn mul_shoup_lazy(x: __m256i, w: &Twiddle, k: &Constants) -> __m256i {
     let x_hi = _mm256_srli_epi64::<32>(x);
     // High word of x·w' from its four 32×32 pieces.
     let low32 = _mm256_set1_epi64x(0xffff_ffff);
-    let ll = _mm256_mul_epu32(x, w.shoup);
-    let lh = _mm256_mul_epu32(x, w.shoup_hi);
-    let hl = _mm256_mul_epu32(x_hi, w.shoup);
-    let hh = _mm256_mul_epu32(x_hi, w.shoup_hi);
+    let ll = mul_epu32(x, w.shoup);
+    let lh = mul_epu32(x, w.shoup_hi);
+    let hl = mul_epu32(x_hi, w.shoup);
+    let hh = mul_epu32(x_hi, w.shoup_hi);
     let mid = _mm256_add_epi64(lh, _mm256_srli_epi64::<32>(ll));
     let mid2 = _mm256_add_epi64(hl, _mm256_and_si256(mid, low32));
     let quotient = _mm256_add_epi64(
@@ -270,4 +271,24 @@ fn inverse_butterfly(x: __m256i, y: __m256i, w: &Twiddle, k: &Constants) -> (__m
     let sum = reduce(_mm256_add_epi64(x, y), k.two_q);
     let diff = _mm256_sub_epi64(_mm256_add_epi64(x, k.two_q), y);
     (sum, mul_shoup_lazy(diff, w, k))
+}
+
+/// `_mm256_mul_epu32` (32×32 → 64 per lane) as an instruction the optimizer cannot see through.
+/// With the intrinsic, LLVM recognizes the four pieces of [`mul_shoup_lazy`]'s high word as one
+/// 64×64-bit high multiply and scalarizes it (four `mul`s and lane shuffles per vector): the
+/// transform took 1.4× as long (`0.68` against `0.49` ms per 2^16 limb on the development machine).
+#[target_feature(enable = "avx2")]
+fn mul_epu32(a: __m256i, b: __m256i) -> __m256i {
+    let product: __m256i;
+    // SAFETY: `vpmuludq` reads only its register operands; AVX2 is enabled for this function.
+    unsafe {
+        std::arch::asm!(
+            "vpmuludq {product}, {a}, {b}",
+            product = lateout(ymm_reg) product,
+            a = in(ymm_reg) a,
+            b = in(ymm_reg) b,
+            options(pure, nomem, nostack, preserves_flags),
+        )
+    };
+    product
 }
