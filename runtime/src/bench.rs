@@ -51,6 +51,9 @@ pub struct PrimitiveTimings {
     pub encrypt_ms: f64,
     /// Decryption and decoding.
     pub decrypt_ms: f64,
+    /// Generation of one switching key: one call making the relinearization key and the eight
+    /// rotation keys, divided by nine (the rotation keys are made in parallel across threads).
+    pub switching_key_ms: f64,
 }
 
 /// The JSON object `cachemir-run bench primitives --json` prints.
@@ -155,7 +158,9 @@ pub fn primitives(
     let sk = kg.secret_key();
     let pk = kg.public_key(&sk);
     let steps: Vec<i64> = (1..=8).collect();
+    let started = Instant::now();
     let keys = Arc::new(kg.evaluation_keys(&sk, &steps, false)?);
+    let switching_key_ms = started.elapsed().as_secs_f64() * 1e3 / (steps.len() + 1) as f64;
     let encoder = Encoder::new(params.clone(), backend);
     let mut encryptor = Encryptor::new(params.clone(), backend, pk);
     let decryptor = Decryptor::new(params.clone(), backend, sk);
@@ -229,6 +234,7 @@ pub fn primitives(
             encode_ms,
             encrypt_ms,
             decrypt_ms,
+            switching_key_ms,
         },
         mul_precision_bits,
         rotate_precision_bits,

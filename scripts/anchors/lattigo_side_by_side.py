@@ -12,7 +12,8 @@ closed once decoded. Three in-memory copies of ~9 GB of keys (client, bytes, eva
 24 GiB. The evaluator's bootstrap op multiplies by a plaintext first (its "prescale"), so the input is
 at level 1, and it builds its bootstrapper on first use: one untimed bootstrap comes first. Even so the
 evaluator process peaks near 23 GB here (Lattigo alone: 17.9 GB in `../shared/anchors/ckks.md`) and
-spends much of its time in page faults, so its bootstrap is slower through these wheels than natively.
+pays page faults, which on some nights made its bootstrap slower through these wheels than natively
+(34.5-47.8 s on 2026-11-24) and on others did not (20.0-23.8 s on 2026-11-25; natively 20.7-21.7 s).
 
     python3 -m venv /tmp/lattigo
     /tmp/lattigo/bin/pip install orion-v2-lattigo==6.2.4 orion-v2-evaluator==2.1.8

@@ -9,9 +9,9 @@
 //! index permutations in evaluation form.
 //!
 //! On CPUs with AVX2 the butterflies run four lanes at a time ([`avx2`]), emulating the 64×64-bit
-//! products with 32-bit multiplies: 1.22 ms per 2^16 limb on the development machine against 1.71 ms
-//! for `tfhe-ntt` 0.7, which the engine used before (`cachemir-run bench primitives`, side by side
-//! with commit 9bba533). Other CPUs run the portable loop.
+//! products with 32-bit multiplies: about 0.5–0.6 ms per 2^16 limb on the development machine, on par
+//! with `tfhe-ntt` 0.7, which the engine used before (`cargo bench -p cachemir-kernels --bench ntt`).
+//! Other CPUs run the portable loop.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
