@@ -276,7 +276,8 @@ fn inverse_butterfly(x: __m256i, y: __m256i, w: &Twiddle, k: &Constants) -> (__m
 /// `_mm256_mul_epu32` (32×32 → 64 per lane) as an instruction the optimizer cannot see through.
 /// With the intrinsic, LLVM recognizes the four pieces of [`mul_shoup_lazy`]'s high word as one
 /// 64×64-bit high multiply and scalarizes it (four `mul`s and lane shuffles per vector): the
-/// transform took 1.4× as long (`0.68` against `0.49` ms per 2^16 limb on the development machine).
+/// forward transform took 1.3–1.9× as long and the inverse 1.1–1.3× (`cargo bench -p
+/// cachemir-kernels --bench ntt` with the intrinsic back in place).
 #[target_feature(enable = "avx2")]
 fn mul_epu32(a: __m256i, b: __m256i) -> __m256i {
     let product: __m256i;
