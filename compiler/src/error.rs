@@ -119,6 +119,25 @@ pub enum CompileError {
         /// What is not supported.
         reason: String,
     },
+    /// `--layers` asks for no layer or more layers than the model has.
+    #[error(
+        "--layers {requested}: the model has {available} decoder layers (ask for 1 to {available})"
+    )]
+    BadLayerCount {
+        /// The layer count asked for.
+        requested: usize,
+        /// The model's decoder layers.
+        available: usize,
+    },
+    /// A calibrated value exceeds what the op consuming it handles (a bootstrap input above the
+    /// bootstrapping limit), and the user did not accept the risk.
+    #[error("{} calibrated value(s) out of range, the first: {first} (pass --allow-range-risk to compile anyway)", .count)]
+    OutOfRange {
+        /// How many ops are at fault.
+        count: usize,
+        /// The first one: op, tensor node, observed magnitude and limit.
+        first: String,
+    },
     /// A pass over the lowered FHE program failed.
     #[error("lowering: {0}")]
     Pass(#[from] cachemir_passes::PassError),

@@ -24,3 +24,4 @@ pub mod lower;
 pub mod model;
 pub mod recognize;
 pub mod reference;
+pub mod truncate;

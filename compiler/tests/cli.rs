@@ -99,3 +99,75 @@ fn bad_inputs_exit_non_zero_with_a_message() {
     let out = cachemir(&["reference", model.to_str().unwrap(), "--prompt-ids", "x"]);
     assert!(!out.status.success());
 }
+
+#[test]
+fn compile_report_json_counts_ops_and_lists_no_range_violation() {
+    let model = fixture("optimum").join("model.onnx");
+    let out = cachemir(&[
+        "compile",
+        model.to_str().unwrap(),
+        "--max-context",
+        "16",
+        "--report",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ops = got["ops"].as_object().unwrap();
+    let total: u64 = ops.values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(total, got["op_count"].as_u64().unwrap());
+    assert_eq!(ops["bootstrap"], got["bootstraps"]);
+    assert!(got["bootstraps"].as_u64().unwrap() > 0);
+    assert_eq!(got["range_violations"], serde_json::json!([]));
+    let regions = got["regions"].as_array().unwrap();
+    let per_region: u64 = regions
+        .iter()
+        .map(|r| r["bootstraps"].as_u64().unwrap())
+        .sum();
+    assert_eq!(per_region, got["bootstraps"].as_u64().unwrap());
+}
+
+#[test]
+fn layers_truncates_the_reference_and_rejects_counts_outside_the_model() {
+    let model = fixture("optimum").join("model.onnx");
+    let m = model.to_str().unwrap();
+    let ids = |layers: &str| {
+        let out = cachemir(&["reference", m, "--layers", layers, "--prompt-ids", "1,17"]);
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        )
+    };
+    let full = cachemir(&["reference", m, "--prompt-ids", "1,17"]);
+    assert_eq!(
+        ids("2"),
+        (
+            true,
+            String::from_utf8_lossy(&full.stdout).trim().to_string()
+        )
+    );
+    assert!(ids("1").0);
+    assert_ne!(
+        ids("1").1,
+        ids("2").1,
+        "one layer fewer changes this model's tokens"
+    );
+    for bad in ["0", "3"] {
+        for cmd in [
+            vec!["reference", m, "--layers", bad, "--prompt-ids", "1"],
+            vec!["compile", m, "--layers", bad],
+        ] {
+            let out = cachemir(&cmd);
+            assert!(!out.status.success());
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains("--layers") && err.contains("2 decoder layers"),
+                "{err}"
+            );
+        }
+    }
+}

@@ -5,7 +5,7 @@
 
 use crate::error::{CompileError, Result};
 use cachemir_ir::fhe::interp::{Interpreter, KvState};
-use cachemir_ir::fhe::{op_label, Module, Op, Type};
+use cachemir_ir::fhe::{op_label, Module, Op, OpId, Type};
 use cachemir_ir::params::bootstrap_input_limit;
 use cachemir_ir::plan::client::step_inputs;
 use cachemir_ir::weights::Weights;
@@ -16,6 +16,8 @@ use std::collections::BTreeMap;
 pub struct BootstrapInput {
     /// The op, as the verifier names it.
     pub op: String,
+    /// The op defining the bootstrapped value.
+    pub source: OpId,
     /// Largest `|slot|` observed.
     pub observed: f64,
     /// The full-precision limit at the input's scale.
@@ -43,7 +45,11 @@ pub fn bootstrap_inputs(
     for id in module.op_ids() {
         if let Op::Bootstrap { input, .. } = &module.op(id).op {
             if let Some(Type::Ct(t)) = module.value_type(*input) {
-                limits.insert(id, bootstrap_input_limit(&module.params, t.scale.0));
+                let source = module.value(*input).map_or(id, |v| v.def);
+                limits.insert(
+                    id,
+                    (bootstrap_input_limit(&module.params, t.scale.0), source),
+                );
             }
         }
     }
@@ -67,8 +73,9 @@ pub fn bootstrap_inputs(
     }
     Ok(limits
         .into_iter()
-        .map(|(id, limit)| BootstrapInput {
+        .map(|(id, (limit, source))| BootstrapInput {
             op: op_label(module, id),
+            source,
             observed: observed.get(&id).copied().unwrap_or(0.0),
             limit,
         })

@@ -72,6 +72,9 @@ pub struct Calibration {
     /// the scores' (hence the denominators') range shrinks.
     pub key_means: BTreeMap<usize, Vec<f64>>,
     pub(crate) key_sums: BTreeMap<usize, Vec<f64>>,
+    /// Per tensor-IR value (by index) that some op reads: the largest `|entry|` of every entry over the
+    /// calibration tokens. The lowering scales vectors whose entries exceed what bootstrapping refreshes.
+    pub magnitudes: BTreeMap<usize, Vec<f64>>,
 }
 
 impl Calibration {
@@ -80,6 +83,22 @@ impl Calibration {
             .entry((node, q))
             .or_insert(Range { lo: x, hi: x })
             .include(x);
+    }
+
+    pub(crate) fn record_magnitudes(&mut self, value: usize, xs: &[f32]) {
+        let m = self
+            .magnitudes
+            .entry(value)
+            .or_insert_with(|| vec![0.0; xs.len()]);
+        for (m, &x) in m.iter_mut().zip(xs) {
+            *m = m.max(f64::from(x).abs());
+        }
+    }
+
+    /// The largest `|entry|` of each entry of tensor-IR value `value` over the calibration tokens, if
+    /// an op reads it.
+    pub fn magnitude(&self, value: usize) -> Option<&[f64]> {
+        self.magnitudes.get(&value).map(Vec::as_slice)
     }
 
     /// The approximation interval of `q` at `node`: the observed range widened by the safety margin, or

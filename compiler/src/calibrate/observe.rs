@@ -4,7 +4,7 @@
 use super::{Calibration, Quantity};
 use crate::error::{CompileError, Result};
 use crate::reference::executor::{Executor, Observation};
-use cachemir_ir::tensor::{Module, Op};
+use cachemir_ir::tensor::{Module, NodeId, Op};
 
 /// Feeds `tokens` one per step and returns the observed ranges. Two runs: the first measures the mean
 /// cached key of every attention ([`Calibration::key_means`]), the second the ranges, with scores taken
@@ -36,6 +36,10 @@ fn run(module: &Module, tokens: &[u32], centering: &Calibration) -> Result<Calib
     let mut cal = Calibration::default();
     for &token in tokens {
         executor.step_observed(token, &mut |seen: Observation<'_>| {
+            let args = &module.nodes[NodeId::from_index(seen.node as u32)].args;
+            for (value, xs) in args.iter().zip(&seen.args) {
+                cal.record_magnitudes(value.index(), xs);
+            }
             record(&mut cal, centering, seen)
         })?;
     }

@@ -3,7 +3,9 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use cachemir_compiler::model::load_tensor_ir;
+use cachemir_compiler::truncate::truncate_layers;
 
 /// What `cachemir compile` prints.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
@@ -20,6 +22,9 @@ pub struct Args {
     /// Print an intermediate form instead of compiling a plan.
     #[arg(long, value_enum)]
     emit: Option<Emit>,
+    /// Keep only the first N decoder layers (then the final norm and the LM head).
+    #[arg(long)]
+    layers: Option<usize>,
     /// Plan options.
     #[command(flatten)]
     plan: super::compile_plan::PlanArgs,
@@ -27,7 +32,10 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let module = load_tensor_ir(&a.model)?;
+    let mut module = load_tensor_ir(&a.model)?;
+    if let Some(n) = a.layers {
+        module = truncate_layers(&module, n).with_context(|| a.model.display().to_string())?;
+    }
     match a.emit {
         Some(Emit::TensorIr) => print!("{}", cachemir_ir::tensor::print::print(&module)),
         None => super::compile_plan::run(&a.model, &module, &a.plan)?,

@@ -3,10 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use cachemir_compiler::calibrate::{bootstrap_inputs, held_out_risks, observe};
+use cachemir_compiler::calibrate::{bootstrap_inputs, held_out_risks, observe, BootstrapInput};
+use cachemir_compiler::error::CompileError;
+use cachemir_compiler::lower::report::Counts;
 use cachemir_compiler::lower::{self, params, Options, Strategy};
 use cachemir_ir::plan::Plan;
 use cachemir_ir::tensor::Module;
+use cachemir_ir::tensor::NodeId;
+use std::collections::BTreeMap;
 
 /// Options of `cachemir compile` that produce a plan.
 #[derive(Debug, clap::Args)]
@@ -30,6 +34,14 @@ pub struct PlanArgs {
     /// Print per-layer counts of multiplies, rotations, key switches, bootstraps and levels.
     #[arg(long)]
     pub report: bool,
+    /// Print one JSON object (`bootstraps`, `key_switches`, `ops` by kind, `regions`,
+    /// `range_violations`, ...) on stdout instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Compile even when a calibrated value exceeds its limit (a bootstrap input above the
+    /// bootstrapping limit): the plan may then lose precision.
+    #[arg(long)]
+    pub allow_range_risk: bool,
     /// Slots per ciphertext for the cachemir strategy (default: min(N/2, D²), D the packing dimension).
     #[arg(long)]
     pub slots: Option<u32>,
@@ -106,8 +118,22 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
     let lowered = lower::lower(tensor, &cal, &opts)
         .with_context(|| format!("lowering {}", model.display()))?;
     let report = lowered.report();
-    let bootstraps = report.total().bootstraps;
-    println!(
+    let total = report.total();
+    let risks = held_out_risks(tensor, &ids)?;
+    let boots = bootstrap_inputs(&lowered.module, &lowered.weights, &ids)?;
+    let node_label = |op| {
+        lowered.tensor_node(op).map(|n| {
+            let keyword = tensor.nodes[NodeId::from_index(n as u32)].op.keyword();
+            format!("#{n} ({keyword})")
+        })
+    };
+    let violations: Vec<_> = boots
+        .iter()
+        .filter(|b| b.at_risk())
+        .map(|b| (b, node_label(b.source)))
+        .collect();
+    let mut out = Printer { json: a.json };
+    out.line(format_args!(
         "compiled {} with strategy {} at {} ({} slots, D = {}, K = {}), {} ops, {} bootstraps",
         model.display(),
         a.strategy.name(),
@@ -116,54 +142,74 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
         lowered.geometry.d,
         lowered.geometry.k,
         lowered.module.num_ops(),
-        bootstraps
-    );
-    if bootstraps > 0 && !set.bootstrappable {
+        total.bootstraps
+    ));
+    if total.bootstraps > 0 && !set.bootstrappable {
         eprintln!(
-            "warning: {} has no bootstrapping levels; this plan needs {bootstraps} bootstraps to run encrypted",
-            set.name
+            "warning: {} has no bootstrapping levels; this plan needs {} bootstraps to run encrypted",
+            set.name, total.bootstraps
         );
     }
-    println!("calibration: {} tokens from {source}", ids.len());
-    let risks = held_out_risks(tensor, &ids)?;
+    out.line(format_args!(
+        "calibration: {} tokens from {source}",
+        ids.len()
+    ));
     if risks.is_empty() {
-        println!("out-of-range risk: low (tokens of the second half stay inside intervals fitted on the first half)");
-    } else {
-        for r in &risks {
-            println!(
-                "out-of-range risk: node #{} {}: held-out range [{:.3}, {:.3}] leaves [{:.3}, {:.3}] by {:.0}% of its width",
-                r.node,
-                r.quantity.name(),
-                r.observed.0,
-                r.observed.1,
-                r.interval.0,
-                r.interval.1,
-                100.0 * r.excess
-            );
-        }
+        out.line(format_args!("out-of-range risk: low (tokens of the second half stay inside intervals fitted on the first half)"));
     }
-    let boots = bootstrap_inputs(&lowered.module, &lowered.weights, &ids)?;
-    let at_risk: Vec<_> = boots.iter().filter(|b| b.at_risk()).collect();
+    for r in &risks {
+        out.line(format_args!(
+            "out-of-range risk: node #{} {}: held-out range [{:.3}, {:.3}] leaves [{:.3}, {:.3}] by {:.0}% of its width",
+            r.node,
+            r.quantity.name(),
+            r.observed.0,
+            r.observed.1,
+            r.interval.0,
+            r.interval.1,
+            100.0 * r.excess
+        ));
+    }
     if let Some(worst) = boots
         .iter()
         .max_by(|a, b| (a.observed / a.limit).total_cmp(&(b.observed / b.limit)))
     {
-        println!(
+        out.line(format_args!(
             "bootstrap inputs: largest |value| {:.3} at {} (limit {:.0} at its scale; {} of {} ops above half their limit)",
             worst.observed,
             worst.op,
             worst.limit,
-            at_risk.len(),
+            violations.len(),
             boots.len()
-        );
+        ));
     }
-    for b in &at_risk {
+    let describe = |(b, node): &(&BootstrapInput, Option<String>)| {
+        format!(
+            "{} of node {}: |value| up to {:.3} observed, limit {:.0} (half of it with a 2× margin)",
+            b.op,
+            node.as_deref().unwrap_or("(none)"),
+            b.observed,
+            b.limit
+        )
+    };
+    for v in &violations {
         eprintln!(
-            "warning: bootstrap input risk at {}: |value| up to {:.3} observed, limit {:.0}: bootstrapping will lose precision",
-            b.op, b.observed, b.limit
+            "{}: bootstrap input out of range at {}",
+            if a.allow_range_risk {
+                "warning"
+            } else {
+                "error"
+            },
+            describe(v)
         );
     }
-    if a.report {
+    if !violations.is_empty() && !a.allow_range_risk {
+        return Err(CompileError::OutOfRange {
+            count: violations.len(),
+            first: describe(&violations[0]),
+        }
+        .into());
+    }
+    if a.report && !a.json {
         println!("approximations:");
         for r in &lowered.approximations {
             println!(
@@ -180,11 +226,64 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
         }
         print!("{report}");
     }
-    if let Some(out) = &a.output {
+    if a.json {
+        let mut ops: BTreeMap<&str, u64> = BTreeMap::new();
+        for id in lowered.module.op_ids() {
+            *ops.entry(lowered.module.op(id).op.mnemonic()).or_default() += 1;
+        }
+        let counts = |c: &Counts| {
+            serde_json::json!({
+                "pt_mults": c.pt_mults, "ct_mults": c.ct_mults, "rotations": c.rotations,
+                "key_switches": c.key_switches, "bootstraps": c.bootstraps, "polys": c.polys,
+                "levels": c.levels.map(|(lo, hi)| [lo, hi]),
+            })
+        };
+        let obj = serde_json::json!({
+            "model": model.display().to_string(),
+            "strategy": a.strategy.name(),
+            "params": set.name,
+            "slots": lowered.geometry.slots,
+            "op_count": lowered.module.num_ops(),
+            "ops": ops,
+            "bootstraps": total.bootstraps,
+            "key_switches": total.key_switches,
+            "regions": report.regions.iter().map(|(name, c)| {
+                let mut o = counts(c);
+                o["region"] = name.as_str().into();
+                o
+            }).collect::<Vec<_>>(),
+            "calibration_tokens": ids.len(),
+            "calibration_source": source,
+            "held_out_risks": risks.iter().map(|r| serde_json::json!({
+                "node": r.node, "quantity": r.quantity.name(), "interval": [r.interval.0, r.interval.1],
+                "observed": [r.observed.0, r.observed.1], "excess": r.excess,
+            })).collect::<Vec<_>>(),
+            "range_violations": violations.iter().map(|(b, node)| serde_json::json!({
+                "op": b.op, "node": node, "observed": b.observed, "limit": b.limit,
+            })).collect::<Vec<_>>(),
+        });
+        println!("{obj}");
+    }
+    if let Some(path) = &a.output {
         let plan = Plan::new(lowered.module, lowered.weights).context("assembling the plan")?;
-        plan.write_file(out)
-            .with_context(|| format!("writing {}", out.display()))?;
-        println!("wrote {}", out.display());
+        plan.write_file(path)
+            .with_context(|| format!("writing {}", path.display()))?;
+        out.line(format_args!("wrote {}", path.display()));
     }
     Ok(())
+}
+
+/// Prints the human-readable lines, to stdout, or to stderr when stdout carries the JSON object.
+struct Printer {
+    json: bool,
+}
+
+impl Printer {
+    fn line(&mut self, text: std::fmt::Arguments<'_>) {
+        if self.json {
+            eprintln!("{text}");
+        } else {
+            println!("{text}");
+        }
+    }
 }

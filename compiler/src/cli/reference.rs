@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use cachemir_compiler::model::load_tensor_ir;
 use cachemir_compiler::reference::generate;
+use cachemir_compiler::truncate::truncate_layers;
 
 /// Arguments of `cachemir reference`.
 #[derive(Debug, clap::Args)]
@@ -14,6 +15,9 @@ pub struct Args {
     /// Prompt token ids, comma-separated (each fed as its own step).
     #[arg(long, value_delimiter = ',', required = true)]
     prompt_ids: Vec<u32>,
+    /// Keep only the first N decoder layers (then the final norm and the LM head).
+    #[arg(long)]
+    layers: Option<usize>,
     /// Number of tokens to generate greedily.
     #[arg(long, default_value_t = 8)]
     max_new_tokens: usize,
@@ -24,7 +28,10 @@ pub struct Args {
 
 /// Runs the command.
 pub fn run(a: Args) -> anyhow::Result<()> {
-    let module = load_tensor_ir(&a.model)?;
+    let mut module = load_tensor_ir(&a.model)?;
+    if let Some(n) = a.layers {
+        module = truncate_layers(&module, n).with_context(|| a.model.display().to_string())?;
+    }
     let out = generate(&module, &a.prompt_ids, a.max_new_tokens)
         .with_context(|| format!("running {}", a.model.display()))?;
     if a.json {

@@ -88,9 +88,12 @@ fn cheapest_inverse(
     })
 }
 
-/// SiLU `x·σ(x)` on `interval`.
-pub fn silu(interval: (f64, f64)) -> Approx {
-    let f = |x: f64| x / (1.0 + (-x).exp());
+/// SiLU of a scaled input: `t ↦ silu(unit·t)` on `interval` (of `t`; `unit = 1` is SiLU itself).
+pub fn silu(unit: f64, interval: (f64, f64)) -> Approx {
+    let f = move |t: f64| {
+        let x = unit * t;
+        x / (1.0 + (-x).exp())
+    };
     Approx {
         fit: fit(f, interval, 1e-4, MAX_LOG, abs_err),
         interval,
@@ -145,12 +148,24 @@ pub fn newton_reciprocal(em: &mut Emitter, x: ValueId, mut y: ValueId, steps: u3
 }
 
 /// `1/√m` refined from `y ≈ 1/√m` by `y ← 1.5·y + (h·y)·(y·y)` where `h = −m/2` is given (two levels per
-/// step: the two inner products are independent).
-pub fn newton_rsqrt(em: &mut Emitter, half_neg_m: ValueId, mut y: ValueId, steps: u32) -> ValueId {
+/// step: the two inner products are independent), or, `chained`, by `y ← 1.5·y + ((h·y)·y)·y` (three
+/// levels, but no `y·y`, which grows as `1/m`).
+pub fn newton_rsqrt(
+    em: &mut Emitter,
+    half_neg_m: ValueId,
+    mut y: ValueId,
+    steps: u32,
+    chained: bool,
+) -> ValueId {
     for _ in 0..steps {
         let hy = em.mul(half_neg_m, y);
-        let y2 = em.mul(y, y);
-        let t = em.mul(hy, y2);
+        let t = if chained {
+            let hyy = em.mul(hy, y);
+            em.mul(hyy, y)
+        } else {
+            let y2 = em.mul(y, y);
+            em.mul(hy, y2)
+        };
         let y15 = em.mul_scalar(y, 1.5);
         y = em.add(y15, t);
     }
@@ -230,7 +245,7 @@ mod tests {
 
     #[test]
     fn silu_fit_is_within_target() {
-        let a = silu((-8.0, 8.0));
+        let a = silu(1.0, (-8.0, 8.0));
         let x = 1.5f64;
         let exact = x / (1.0 + (-x).exp());
         assert!((evaluate(&a.fit.coeffs, a.interval, x) - exact).abs() < 1e-4);

@@ -26,6 +26,10 @@ pub struct Emitter {
     pub region: String,
     /// Region of every op the emitter appended.
     pub regions: BTreeMap<OpId, String>,
+    /// The tensor-IR node new ops are lowered from, if any.
+    pub node: Option<usize>,
+    /// Tensor-IR node of every op appended while [`Emitter::node`] was set.
+    pub nodes: BTreeMap<OpId, usize>,
 }
 
 impl Emitter {
@@ -40,6 +44,8 @@ impl Emitter {
             scale,
             region: "input".into(),
             regions: BTreeMap::new(),
+            node: None,
+            nodes: BTreeMap::new(),
         }
     }
 
@@ -57,6 +63,9 @@ impl Emitter {
     fn push(&mut self, op: Op, types: Vec<Type>) -> Vec<ValueId> {
         let (id, r) = self.module.push_op(op, types);
         self.regions.insert(id, self.region.clone());
+        if let Some(n) = self.node {
+            self.nodes.insert(id, n);
+        }
         r
     }
 

@@ -18,6 +18,7 @@ pub mod geometry;
 pub mod matvec;
 pub mod norm;
 pub mod params;
+pub mod range;
 pub mod report;
 pub mod vector;
 
@@ -36,6 +37,7 @@ use cachemir_passes::{Pass, PassCx, PassManager};
 use emit::Emitter;
 use geometry::Geometry;
 use params::ParamSet;
+use range::Ranges;
 use std::collections::BTreeMap;
 use vector::Vector;
 
@@ -100,9 +102,24 @@ pub struct Lowered {
     pub stats: BTreeMap<String, u64>,
     /// The region (`input`, `layer 0`, …, `head`) of every op the lowering emitted, for [`report`].
     pub regions: BTreeMap<cachemir_ir::fhe::OpId, String>,
+    /// The tensor-IR node every op the lowering emitted comes from (ops inserted by passes have none).
+    pub nodes: BTreeMap<cachemir_ir::fhe::OpId, usize>,
 }
 
 impl Lowered {
+    /// The tensor-IR node op `op` was lowered from: its own, or for an op a pass inserted (a rescale, a
+    /// bootstrap) that of the nearest op up its chain of first operands.
+    pub fn tensor_node(&self, op: cachemir_ir::fhe::OpId) -> Option<usize> {
+        let mut id = op;
+        loop {
+            if let Some(&n) = self.nodes.get(&id) {
+                return Some(n);
+            }
+            let first = *self.module.op(id).op.operands().first()?;
+            id = self.module.value(first)?.def;
+        }
+    }
+
     /// Per-region operation counts.
     pub fn report(&self) -> report::Report {
         report::report(&self.module, &self.regions)
@@ -156,7 +173,19 @@ fn kv_projections(m: &tensor::Module) -> BTreeMap<usize, (usize, usize, usize)> 
     out
 }
 
-/// Lowers a decode step. Intervals of the non-linear ops come from `cal`.
+/// For each tensor-IR value (by index): the nodes reading it, with the operand position.
+fn readers(m: &tensor::Module) -> BTreeMap<usize, Vec<(usize, usize)>> {
+    let mut out: BTreeMap<usize, Vec<(usize, usize)>> = BTreeMap::new();
+    for (id, n) in m.nodes.iter() {
+        for (i, a) in n.args.iter().enumerate() {
+            out.entry(a.index()).or_default().push((id.index(), i));
+        }
+    }
+    out
+}
+
+/// Lowers a decode step. Intervals of the non-linear ops come from `cal`, and so do the magnitudes
+/// that decide which vectors travel in scaled units ([`range`]).
 pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lowered> {
     let lit = &opts.params.literal;
     let hidden = m
@@ -216,6 +245,23 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
     });
     let mut em = Emitter::new(lit.clone(), slots, working);
     let expand = kv_projections(m);
+    let ranges = Ranges::new(lit);
+    let readers = readers(m);
+    let stream = range::residual_stream(m);
+    let bounds = product_bounds(m, cal);
+    // The residual stream's units cover its values and the partial sums of the products added to it.
+    let into_stream = m.nodes.iter().filter(|(_, n)| {
+        matches!(n.op, Op::Add) && n.result.is_some_and(|r| stream.contains(&r.index()))
+    });
+    let added = into_stream
+        .flat_map(|(_, n)| n.args.clone())
+        .filter_map(|a| def_node(m, a).and_then(|d| bounds.get(&d)));
+    let residual_gain = ranges.gains(&range::max_magnitudes(
+        stream
+            .iter()
+            .filter_map(|&v| cal.magnitude(v))
+            .chain(added.map(Vec::as_slice)),
+    ));
     let mut vals: BTreeMap<usize, Vector> = BTreeMap::new();
     let mut approximations = Vec::new();
     let mut rope_in: Option<([FheValue; 3], Vec<f32>)> = None;
@@ -225,6 +271,7 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
     for (id, node) in m.nodes.iter() {
         let n = id.index();
         let op = &node.op;
+        em.node = Some(n);
         if let Op::RmsNorm { .. } = op {
             norms += 1;
             em.region = if norms > 2 * layers {
@@ -253,9 +300,16 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
             Op::Input { embedding } => {
                 let (shape, data) = weight_data(m, embedding).ok_or_else(|| missing(embedding))?;
                 let cols = shape[1];
+                // The client encrypts the residual stream in its scaled units.
+                let unit = |c: usize| residual_gain.as_ref().map_or(1.0, |g| f64::from(g[c]));
                 em.weight(cachemir_ir::plan::client::EMBEDDING, || {
                     data.chunks(cols)
-                        .map(|r| r.iter().map(|&v| f64::from(v)).collect())
+                        .map(|r| {
+                            r.iter()
+                                .enumerate()
+                                .map(|(c, &v)| f64::from(v) / unit(c))
+                                .collect()
+                        })
                         .collect()
                 });
                 let x = em.input("x", geo.strided(hidden as u32));
@@ -266,46 +320,63 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
                         "hidden size above the packing dimension",
                     ));
                 }
-                Some(attention::single(x, hidden))
+                Some(Vector {
+                    gain: residual_gain.clone(),
+                    ..attention::single(x, hidden)
+                })
             }
             Op::MatVec { weight } => {
                 let (shape, data) = weight_data(m, weight).ok_or_else(|| missing(weight))?;
                 let (rows, cols) = (shape[0], shape[1]);
                 let x = arg(0)?.clone();
                 let name = format!("w.{weight}");
-                Some(match expand.get(&n) {
+                let out_len = expand.get(&n).map_or(cols, |&(qh, _, hd)| qh * hd);
+                let out_gain = node.result.and_then(|r| {
+                    let bound = bounds.get(&n).map(Vec::as_slice);
+                    output_gain(m, cal, &ranges, &readers, &vals, r.index(), bound, out_len)
+                });
+                let unit = |c: usize| out_gain.as_ref().map_or(1.0, |g| g[c]);
+                let y = match expand.get(&n) {
                     Some(&(qh, kvh, hd)) => {
                         let group = qh / kvh.max(1);
                         matvec::matvec(&mut em, &geo, &x, qh * hd, &name, |r, c| {
                             let (head, i) = (c / hd, c % hd);
-                            data[r * cols + (head / group) * hd + i]
+                            data[r * cols + (head / group) * hd + i] / unit(c)
                         })
                     }
                     None => matvec::matvec(&mut em, &geo, &x, cols, &name, |r, c| {
                         if r < rows {
-                            data[r * cols + c]
+                            data[r * cols + c] / unit(c)
                         } else {
                             0.0
                         }
                     }),
+                };
+                Some(Vector {
+                    gain: out_gain,
+                    ..y
                 })
             }
             Op::LmHead { weight } => {
                 let (shape, data) = weight_data(m, weight).ok_or_else(|| missing(weight))?;
                 let (vocab, hid) = (shape[0], shape[1]);
                 let x = arg(0)?.clone();
-                Some(matvec::matvec(
-                    &mut em,
-                    &geo,
-                    &x,
-                    vocab,
-                    "lm_head",
-                    |r, c| data[c * hid + r],
-                ))
+                let out_gain = node.result.and_then(|r| {
+                    let bound = bounds.get(&n).map(Vec::as_slice);
+                    output_gain(m, cal, &ranges, &readers, &vals, r.index(), bound, vocab)
+                });
+                let unit = |c: usize| out_gain.as_ref().map_or(1.0, |g| g[c]);
+                let y = matvec::matvec(&mut em, &geo, &x, vocab, "lm_head", |r, c| {
+                    data[c * hid + r] / unit(c)
+                });
+                Some(Vector {
+                    gain: out_gain,
+                    ..y
+                })
             }
             Op::RmsNorm { gain, eps } => {
                 let (_, g) = weight_data(m, gain).ok_or_else(|| missing(gain))?;
-                let x = norm::apply_gain(&mut em, &geo, arg(0)?, &format!("n{n}"));
+                let x = arg(0)?.clone();
                 let iv = interval(Quantity::SumOfSquares)?;
                 let a = activation::rsqrt_mean(x.len as f64, f64::from(*eps), iv);
                 approximations.push(ApproxRecord {
@@ -320,6 +391,7 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
                     f64::from(*eps),
                     g.to_vec(),
                     &a,
+                    &ranges,
                     &format!("n{n}"),
                 ))
             }
@@ -348,15 +420,17 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
                     }
                 };
                 let x = arg(0)?;
-                if x.blocks.len() != 1 || x.gain.is_some() {
+                let Some(unit) = range::uniform(x.gain.as_deref()).filter(|_| x.blocks.len() == 1)
+                else {
                     return Err(unsupported(
                         n,
                         op,
-                        "RoPE operand is not a single plain block",
+                        "RoPE operand is not a single block in uniform units",
                     ));
-                }
+                };
+                // RoPE is linear: a uniform gain passes through.
                 let y = attention::rope(&mut em, &geo, h, x.blocks[0], inputs);
-                Some(attention::single(y, x.len.max(q_dim)))
+                Some(scaled(y, x.len.max(q_dim), unit))
             }
             Op::Attention {
                 layer,
@@ -369,15 +443,21 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
                     return Err(unsupported(n, op, "head size must be a power of two ≥ 2"));
                 }
                 let (q, k, v) = (arg(0)?, arg(1)?, arg(2)?);
-                for x in [q, k, v] {
-                    if x.blocks.len() != 1 || x.gain.is_some() {
-                        return Err(unsupported(
+                let mut units = [1.0; 3];
+                for (x, u) in [q, k, v].into_iter().zip(&mut units) {
+                    match range::uniform(x.gain.as_deref()) {
+                        Some(g) if x.blocks.len() == 1 => *u = g,
+                        _ => return Err(unsupported(
                             n,
                             op,
                             "q/k/v must come from projections (K and V expanded per query head)",
-                        ));
+                        )),
                     }
                 }
+                // Scores of `q/σq` and `k/σk` are the scores over σq·σk: the softmax scale takes the
+                // factor back, and the output carries v's units.
+                let [unit_q, unit_k, unit_v] = units;
+                let score_unit = unit_q * unit_k;
                 if k.len != q_dim || v.len != q_dim {
                     return Err(unsupported(
                         n,
@@ -393,9 +473,10 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
                         v
                     }
                 };
+                let raw = interval(Quantity::Score)?;
                 let sm = attention::Softmax::new(
-                    f64::from(*scale),
-                    interval(Quantity::Score)?,
+                    f64::from(*scale) * score_unit,
+                    (raw.0 / score_unit, raw.1 / score_unit),
                     opts.max_context,
                 );
                 approximations.push(ApproxRecord {
@@ -414,7 +495,7 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
                 let group = q_heads / kv_heads.max(1);
                 let mean: Option<Vec<f64>> = cal.key_means.get(&n).map(|m| {
                     (0..q_dim)
-                        .map(|c| m[(c / head_dim / group) * head_dim + c % head_dim])
+                        .map(|c| m[(c / head_dim / group) * head_dim + c % head_dim] / unit_k)
                         .collect()
                 });
                 let y = attention::attention(
@@ -429,11 +510,17 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
                     &sm,
                     mean.as_deref(),
                 );
-                Some(attention::single(y, q_dim))
+                Some(scaled(y, q_dim, unit_v))
             }
             Op::Silu => {
-                let x = norm::apply_gain(&mut em, &geo, arg(0)?, &format!("n{n}"));
-                let a = activation::silu(interval(Quantity::SiluInput)?);
+                // A uniform gain folds into the polynomial's argument; others are applied first.
+                let x = arg(0)?;
+                let (x, unit) = match range::uniform(x.gain.as_deref()) {
+                    Some(u) => (x.clone(), u),
+                    None => (norm::apply_gain(&mut em, &geo, x, &format!("n{n}")), 1.0),
+                };
+                let iv = interval(Quantity::SiluInput)?;
+                let a = activation::silu(unit, (iv.0 / unit, iv.1 / unit));
                 approximations.push(ApproxRecord {
                     node: n,
                     quantity: Quantity::SiluInput,
@@ -450,25 +537,40 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
                     gain: None,
                 })
             }
-            Op::Mul | Op::Add => {
-                let a = norm::apply_gain(&mut em, &geo, arg(0)?, &format!("n{n}a"));
-                let b = norm::apply_gain(&mut em, &geo, arg(1)?, &format!("n{n}b"));
+            Op::Mul => {
+                // Pending gains multiply: the product's blocks are the blocks' product.
+                let (a, b) = (arg(0)?, arg(1)?);
                 let blocks = a
                     .blocks
                     .iter()
                     .zip(&b.blocks)
-                    .map(|(&x, &y)| {
-                        if matches!(op, Op::Mul) {
-                            em.mul(x, y)
-                        } else {
-                            em.add(x, y)
-                        }
-                    })
+                    .map(|(&x, &y)| em.mul(x, y))
                     .collect();
                 Some(Vector {
                     blocks,
                     len: a.len,
-                    gain: None,
+                    gain: range::combine(a.gain.as_deref(), b.gain.as_deref()),
+                })
+            }
+            Op::Add => {
+                // Operands in the same units add as they are; otherwise both are brought to plain units.
+                let (a, b) = match (arg(0)?, arg(1)?) {
+                    (a, b) if a.gain == b.gain => (a.clone(), b.clone()),
+                    (a, b) => (
+                        norm::apply_gain(&mut em, &geo, a, &format!("n{n}a")),
+                        norm::apply_gain(&mut em, &geo, b, &format!("n{n}b")),
+                    ),
+                };
+                let blocks = a
+                    .blocks
+                    .iter()
+                    .zip(&b.blocks)
+                    .map(|(&x, &y)| em.add(x, y))
+                    .collect();
+                Some(Vector {
+                    blocks,
+                    len: a.len,
+                    gain: a.gain,
                 })
             }
             Op::Softmax => {
@@ -502,11 +604,87 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
     Ok(Lowered {
         module,
         regions: em.regions,
+        nodes: em.nodes,
         weights: em.weights,
         geometry: geo,
         approximations,
         stats,
     })
+}
+
+/// The pending gain a projection gives its result (tensor-IR value `result`, `len` entries), folded into
+/// its columns: the units of the residual operand when it feeds a residual `add` (so the sum needs no
+/// product), the per-entry units its magnitudes, partial sums (`bound`) and product need when it feeds a
+/// `mul` (the MLP's up projection), and otherwise one uniform power of two covering its partial sums
+/// (RoPE, attention and SiLU fold a uniform gain; the logits' is applied at the output).
+#[allow(clippy::too_many_arguments)]
+fn output_gain(
+    m: &tensor::Module,
+    cal: &Calibration,
+    ranges: &Ranges,
+    readers: &BTreeMap<usize, Vec<(usize, usize)>>,
+    vals: &BTreeMap<usize, Vector>,
+    result: usize,
+    bound: Option<&[f64]>,
+    len: usize,
+) -> Option<Vec<f32>> {
+    let own = cal.magnitude(result).into_iter().chain(bound);
+    if let [(reader, pos)] = readers.get(&result)?.as_slice() {
+        let node = &m.nodes[tensor::NodeId::from_index(*reader as u32)];
+        match node.op {
+            Op::Add => return vals.get(&node.args.get(1 - pos)?.index())?.gain.clone(),
+            Op::Mul => {
+                let product = node.result.and_then(|r| cal.magnitude(r.index()));
+                return ranges.gains(&range::max_magnitudes(own.chain(product)));
+            }
+            _ => {}
+        }
+    }
+    let peak = range::max_magnitudes(own).into_iter().fold(0.0, f64::max);
+    let unit = ranges.gains(&[peak])?[0];
+    Some(vec![unit; len])
+}
+
+/// The tensor-IR node defining value `v`.
+fn def_node(m: &tensor::Module, v: tensor::ValueId) -> Option<usize> {
+    m.nodes
+        .iter()
+        .find(|(_, n)| n.result == Some(v))
+        .map(|(id, _)| id.index())
+}
+
+/// For every projection (`mat_vec`, `lm_head`) whose input was calibrated: the bound on its partial sums
+/// per output entry ([`range::partial_sum_bound`]).
+fn product_bounds(m: &tensor::Module, cal: &Calibration) -> BTreeMap<usize, Vec<f64>> {
+    let mut out = BTreeMap::new();
+    for (id, n) in m.nodes.iter() {
+        let (Op::MatVec { weight } | Op::LmHead { weight }) = &n.op else {
+            continue;
+        };
+        let Some(input) = n.args.first().and_then(|a| cal.magnitude(a.index())) else {
+            continue;
+        };
+        let Some((shape, data)) = weight_data(m, weight) else {
+            continue;
+        };
+        let (rows, cols) = (shape[0], shape[1]);
+        let bound = match n.op {
+            Op::MatVec { .. } => {
+                range::partial_sum_bound(input, rows, cols, |r, c| data[r * cols + c])
+            }
+            _ => range::partial_sum_bound(input, cols, rows, |r, c| data[c * cols + r]),
+        };
+        out.insert(id.index(), bound);
+    }
+    out
+}
+
+/// A single-block vector in uniform units `unit` (no gain when 1).
+fn scaled(block: FheValue, len: usize, unit: f64) -> Vector {
+    Vector {
+        gain: (unit != 1.0).then(|| vec![unit as f32; len]),
+        ..attention::single(block, len)
+    }
 }
 
 /// The management pipeline after lowering.

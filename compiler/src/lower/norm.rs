@@ -1,13 +1,19 @@
 //! RMSNorm over strided blocks: `Σ (x/√top)²` summed into every stride slot (`log2 D` rotations), an initial
-//! `1/√(s/n + eps)` by a Chebyshev polynomial, Newton steps, and one product per block. The gain is left
+//! `1/√(s/n + eps)` by a Chebyshev polynomial, Newton steps (in the bounded units of `range`), and one
+//! product per block. The gain is left
 //! pending on the result ([`Vector::gain`]) so the next vector×matrix product folds it into its weights.
 
 use super::activation::{newton_rsqrt, Approx};
 use super::emit::Emitter;
 use super::geometry::Geometry;
+use super::range::{NewtonUnits, Ranges};
 use super::vector::Vector;
 
-/// `x / √(mean(x²) + eps)`, with `gain` pending.
+/// `x / √(mean(x²) + eps)`, with `gain` pending. A pending gain `s` on `x` is read by the sum of squares
+/// (one plaintext product per block instead of a scalar one) and stays pending on the result, folded into
+/// `gain`. The Newton iterates run in the units of [`NewtonUnits`], bounded by the iterate bound of
+/// `ranges`; the result's blocks (`|x_i|/rms ≤ √n`) by its target, with the factor pending.
+#[allow(clippy::too_many_arguments)]
 pub fn rms_norm(
     em: &mut Emitter,
     geo: &Geometry,
@@ -15,6 +21,7 @@ pub fn rms_norm(
     eps: f64,
     gain: Vec<f32>,
     approx: &Approx,
+    ranges: &Ranges,
     name: &str,
 ) -> Vector {
     let n = x.len as f64;
@@ -23,10 +30,20 @@ pub fn rms_norm(
     // `[a/top, 1]`, and the polynomial and Newton steps read it in those units.
     let top = approx.interval.1.max(f64::MIN_POSITIVE);
     let unit = 1.0 / top.sqrt();
+    let scaled = match &x.gain {
+        None => x.blocks.iter().map(|&b| em.mul_scalar(b, unit)).collect(),
+        Some(g) => {
+            let g: Vec<f32> = g.iter().map(|&v| (f64::from(v) * unit) as f32).collect();
+            let with_gain = Vector {
+                gain: Some(g),
+                ..x.clone()
+            };
+            apply_gain(em, geo, &with_gain, &format!("sq.{name}")).blocks
+        }
+    };
     let mut s = None;
-    for &b in &x.blocks {
-        let scaled = em.mul_scalar(b, unit);
-        let sq = em.mul(scaled, scaled);
+    for b in scaled {
+        let sq = em.mul(b, b);
         s = Some(match s {
             None => sq,
             Some(acc) => em.add(acc, sq),
@@ -52,16 +69,30 @@ pub fn rms_norm(
     } else {
         s
     };
-    // The same polynomial of `top·s`: its coefficients on the rescaled interval.
-    let y0 = em.poly(s, approx.fit.coeffs.clone(), interval);
-    let h = em.mul_scalar(s, -0.5 * top / n);
-    let h = em.add_scalar(h, -0.5 * eps);
-    let y = newton_rsqrt(em, h, y0, approx.newton_steps);
+    // `1/√m` for the mean `m = top·s/n + eps`, as `y' = β/√m` (the polynomial's coefficients times β,
+    // `h' = −m/(2β²)`); the result's `1/β` joins the pending gain.
+    let units = NewtonUnits::choose(
+        approx.interval.0 / n + eps,
+        top / n + eps,
+        ranges.iterate_bound(),
+    );
+    let beta = units.beta;
+    let coeffs = approx.fit.coeffs.iter().map(|c| c * beta).collect();
+    let y0 = em.poly(s, coeffs, interval);
+    let h = em.mul_scalar(s, -0.5 * top / (n * beta * beta));
+    let h = em.add_scalar(h, -0.5 * eps / (beta * beta));
+    let y = newton_rsqrt(em, h, y0, approx.newton_steps, units.chained);
     let blocks = x.blocks.iter().map(|&b| em.mul(b, y)).collect();
+    let pending = super::range::combine(Some(&gain), x.gain.as_deref()).expect("gain is given");
     Vector {
         blocks,
         len: x.len,
-        gain: Some(gain),
+        gain: Some(
+            pending
+                .iter()
+                .map(|&g| (f64::from(g) / beta) as f32)
+                .collect(),
+        ),
     }
 }
 
@@ -122,7 +153,8 @@ mod tests {
         };
         let gain: Vec<f32> = (0..64).map(|i| 0.5 + i as f32 / 64.0).collect();
         let a = activation::rsqrt_mean(64.0, 1e-5, (1.0, 400.0));
-        let y = rms_norm(&mut em, &geo, &xv, 1e-5, gain.clone(), &a, "t");
+        let ranges = Ranges::new(&p.literal);
+        let y = rms_norm(&mut em, &geo, &xv, 1e-5, gain.clone(), &a, &ranges, "t");
         let y = apply_gain(&mut em, &geo, &y, "g");
         em.output("y", y.blocks[0]);
         let mut module = em.module;
