@@ -119,6 +119,12 @@ pub enum CompileError {
         /// What is not supported.
         reason: String,
     },
+    /// The calibration input cannot be used (text the tokenizer rejects, no paragraph).
+    #[error("calibration: {reason}")]
+    Calibration {
+        /// What is wrong.
+        reason: String,
+    },
     /// `--layers` asks for no layer or more layers than the model has.
     #[error(
         "--layers {requested}: the model has {available} decoder layers (ask for 1 to {available})"

@@ -69,7 +69,7 @@ fn check_with(name: &str, strategy: Strategy, set: &str, slots: Option<u32>, max
     let r = reference(name);
     let tensor = load_tensor_ir(&fixture(name).join("model.onnx")).unwrap();
     // Calibrated on unrelated tokens, not the fixture's: the test tokens rely on the safety margins.
-    let cal = observe(&tensor, &CALIBRATION).unwrap();
+    let cal = observe(&tensor, &[CALIBRATION.to_vec()]).unwrap();
     let opts = Options {
         strategy,
         params: params::by_name(set).unwrap(),
@@ -141,10 +141,11 @@ fn calibration_records_the_first_norm_input_exactly() {
     // The first RMSNorm sees the embedding rows: its sum-of-squares range is computable from the table.
     use cachemir_compiler::calibrate::Quantity;
     let tensor = load_tensor_ir(&fixture(FIXTURES[0]).join("model.onnx")).unwrap();
-    let cal = observe(&tensor, &CALIBRATION).unwrap();
+    let cal = observe(&tensor, &[CALIBRATION.to_vec()]).unwrap();
     let emb = tensor.weights.get("embed_tokens").unwrap();
     let (hidden, data) = (emb.shape[1], emb.data.as_ref().unwrap());
-    let sums: Vec<f64> = CALIBRATION
+    // The first position's sum is recorded apart.
+    let sums: Vec<f64> = CALIBRATION[1..]
         .iter()
         .map(|&t| {
             let row = &data[t as usize * hidden..(t as usize + 1) * hidden];
@@ -163,5 +164,12 @@ fn calibration_records_the_first_norm_input_exactly() {
         cal.interval(1, Quantity::SumOfSquares),
         Some((lo / 4.0, hi * 4.0))
     );
+    let first: f64 = {
+        let t = CALIBRATION[0] as usize;
+        let row = &data[t * hidden..(t + 1) * hidden];
+        row.iter().map(|&v| f64::from(v) * f64::from(v)).sum()
+    };
+    let r0 = cal.ranges[&(1, Quantity::FirstSumOfSquares)];
+    assert!((r0.lo - first).abs() < 1e-9 && (r0.hi - first).abs() < 1e-9);
     assert_eq!(cal.key_means.len(), 2, "one mean key per attention layer");
 }

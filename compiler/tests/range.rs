@@ -30,7 +30,7 @@ fn outlier_model() -> Module {
 }
 
 fn check(m: &Module) {
-    let cal = observe(m, &CALIBRATION).unwrap();
+    let cal = observe(m, &[CALIBRATION.to_vec()]).unwrap();
     let set = params::by_name("N16_BOOT").unwrap();
     let input = m
         .nodes
@@ -56,7 +56,8 @@ fn check(m: &Module) {
         cache_level: None,
     };
     let lowered = lower::lower(m, &cal, &opts).unwrap();
-    let boots = bootstrap_inputs(&lowered.module, &lowered.weights, &CALIBRATION).unwrap();
+    let boots =
+        bootstrap_inputs(&lowered.module, &lowered.weights, &[CALIBRATION.to_vec()]).unwrap();
     assert!(!boots.is_empty());
     for b in &boots {
         assert!(

@@ -109,6 +109,13 @@ pub enum IrError {
         /// What is missing.
         message: String,
     },
+    /// Text cannot go through the model's tokenizer (no tokenizer, an empty prompt, text it cannot
+    /// encode, ids it cannot decode).
+    #[error("tokenizer: {message}")]
+    Text {
+        /// What failed.
+        message: String,
+    },
     /// Two parts of the plan disagree (parameters vs program, client I/O vs program).
     #[error(".plan inconsistent: {message}")]
     PlanInconsistent {

@@ -52,7 +52,7 @@ fn encrypted_generation_matches_the_cleartext_loop() {
     let (want_ids, want_logits) =
         generate_in_clear(plan.module(), plan.weights(), &prompt, 3).unwrap();
     let mut events = Vec::new();
-    let report = generate(&plan, &prompt, 3, |e| {
+    let report = generate(&plan, &prompt, 3, None, |e| {
         events.push(match e {
             Progress::Keygen => "keygen".to_string(),
             Progress::ServerSetup => "server setup".to_string(),
@@ -92,9 +92,11 @@ fn encrypted_generation_matches_the_cleartext_loop() {
 #[test]
 fn bad_prompts_are_errors() {
     let plan = plan();
-    assert!(generate(&plan, &[], 1, |_| ()).is_err());
+    assert!(generate(&plan, &[], 1, None, |_| ()).is_err());
     // Token 64 is outside the 64-row embedding table: an error naming the input, not a panic.
-    let err = generate(&plan, &[64], 1, |_| ()).unwrap_err().to_string();
+    let err = generate(&plan, &[64], 1, None, |_| ())
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("\"x\""), "{err}");
 }
 

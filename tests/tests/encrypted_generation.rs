@@ -53,7 +53,7 @@ fn compile(name: &str, set: &str) -> (serde_json::Value, Plan) {
     let text = std::fs::read_to_string(fixture(name).join("reference.json")).unwrap();
     let reference: serde_json::Value = serde_json::from_str(&text).unwrap();
     let tensor = load_tensor_ir(&fixture(name).join("model.onnx")).unwrap();
-    let cal = observe(&tensor, &CALIBRATION).unwrap();
+    let cal = observe(&tensor, &[CALIBRATION.to_vec()]).unwrap();
     let opts = Options {
         strategy: Strategy::Cachemir,
         params,
@@ -84,7 +84,7 @@ fn max_logit_error(got: &[Vec<f64>], want: &serde_json::Value) -> f64 {
 fn the_first_encrypted_step_matches_onnxruntime() {
     let (reference, plan) = compile("optimum", "INSECURE_N12_BOOT");
     let first = ids(&reference["prompt_ids"])[0];
-    let report = generate(&plan, &[first], 0, |_| ()).unwrap();
+    let report = generate(&plan, &[first], 0, None, |_| ()).unwrap();
     assert_eq!(report.logits.len(), 1);
     assert!(report.tokens[0].bootstraps > 0);
     let err = max_logit_error(&report.logits, &reference["logits"]);
@@ -110,7 +110,7 @@ fn encrypted_generation_gives_the_reference_tokens() {
             ids(&reference["prompt_ids"]),
             ids(&reference["generated_ids"]),
         );
-        let report = generate(&plan, &prompt, expected.len(), |e| {
+        let report = generate(&plan, &prompt, expected.len(), None, |e| {
             if let Progress::Token(t) = e {
                 eprintln!(
                     "{name}: position {} token {}: {:.1} s, {} bootstraps, {} rotations, {} key switches",

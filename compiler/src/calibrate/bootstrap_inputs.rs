@@ -31,12 +31,12 @@ impl BootstrapInput {
     }
 }
 
-/// Feeds `tokens` (one step each, KV cache carried) through the cleartext interpreter and records
-/// every `bootstrap` op's largest input, in program order.
+/// Feeds each sequence of `sequences` (one step per token, a fresh KV cache per sequence) through the
+/// cleartext interpreter and records every `bootstrap` op's largest input, in program order.
 pub fn bootstrap_inputs(
     module: &Module,
     weights: &Weights,
-    tokens: &[u32],
+    sequences: &[Vec<u32>],
 ) -> Result<Vec<BootstrapInput>> {
     let err = |e: cachemir_ir::IrError| CompileError::Execute {
         reason: e.to_string(),
@@ -57,19 +57,21 @@ pub fn bootstrap_inputs(
         return Ok(Vec::new());
     }
     let interp = Interpreter::new(module, weights).map_err(err)?;
-    let mut state = KvState::default();
     let mut observed: BTreeMap<_, f64> = BTreeMap::new();
-    for (position, &token) in tokens.iter().enumerate() {
-        let inputs = step_inputs(module, weights, token, position).map_err(err)?;
-        interp
-            .run_observed(&inputs, &mut state, &mut |id, slots| {
-                if limits.contains_key(&id) {
-                    let m = slots.iter().map(|z| z.norm()).fold(0.0, f64::max);
-                    let e = observed.entry(id).or_insert(0.0);
-                    *e = e.max(m);
-                }
-            })
-            .map_err(err)?;
+    for seq in sequences {
+        let mut state = KvState::default();
+        for (position, &token) in seq.iter().enumerate() {
+            let inputs = step_inputs(module, weights, token, position).map_err(err)?;
+            interp
+                .run_observed(&inputs, &mut state, &mut |id, slots| {
+                    if limits.contains_key(&id) {
+                        let m = slots.iter().map(|z| z.norm()).fold(0.0, f64::max);
+                        let e = observed.entry(id).or_insert(0.0);
+                        *e = e.max(m);
+                    }
+                })
+                .map_err(err)?;
+        }
     }
     Ok(limits
         .into_iter()
@@ -106,11 +108,11 @@ output "y", %1
             "client.embedding".to_string(),
             Weight::f64(2, 4, rows).unwrap(),
         )]);
-        let small = bootstrap_inputs(&module, &weights, &[0, 0]).unwrap();
+        let small = bootstrap_inputs(&module, &weights, &[vec![0, 0]]).unwrap();
         assert_eq!(small.len(), 1);
         assert_eq!((small[0].observed, small[0].limit), (1.0, 4096.0));
         assert!(!small[0].at_risk());
-        let large = bootstrap_inputs(&module, &weights, &[0, 1]).unwrap();
+        let large = bootstrap_inputs(&module, &weights, &[vec![0], vec![1]]).unwrap();
         assert_eq!(large[0].observed, 3000.0);
         assert!(large[0].at_risk());
     }

@@ -10,18 +10,24 @@
 mod bootstrap_inputs;
 mod observe;
 mod risk;
+mod text;
 
 pub use bootstrap_inputs::{bootstrap_inputs, BootstrapInput};
 pub use observe::observe;
 pub use risk::{held_out_risks, Risk};
+pub use text::{passage_sequences, text_sequences, PASSAGE};
 
 use std::collections::BTreeMap;
 
 /// What is measured at a tensor-IR node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Quantity {
-    /// RMSNorm: the sum of squares `Σ x²` (input of `1/√(s/n + eps)`).
+    /// RMSNorm: the sum of squares `Σ x²` (input of `1/√(s/n + eps)`) at every position but the first
+    /// (all positions when only one token is calibrated).
     SumOfSquares,
+    /// RMSNorm: the sum of squares at the first position, apart: LLMs park massive activations on their
+    /// first token (the attention sink), whose sums of squares can be 10^3 times the others'.
+    FirstSumOfSquares,
     /// Attention: raw scores `q_h · (k_h − mean)` over valid tokens, before the score scale (input of `exp`).
     Score,
     /// SiLU input.
@@ -33,6 +39,7 @@ impl Quantity {
     pub fn name(self) -> &'static str {
         match self {
             Quantity::SumOfSquares => "rms-sum-of-squares",
+            Quantity::FirstSumOfSquares => "rms-sum-of-squares-first",
             Quantity::Score => "attention-score",
             Quantity::SiluInput => "silu-input",
         }
@@ -40,7 +47,7 @@ impl Quantity {
 
     /// Whether the quantity is positive (multiplicative margin) or signed (additive margin).
     pub fn is_positive(self) -> bool {
-        matches!(self, Quantity::SumOfSquares)
+        matches!(self, Quantity::SumOfSquares | Quantity::FirstSumOfSquares)
     }
 }
 

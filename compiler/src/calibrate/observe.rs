@@ -6,50 +6,55 @@ use crate::error::{CompileError, Result};
 use crate::reference::executor::{Executor, Observation};
 use cachemir_ir::tensor::{Module, NodeId, Op};
 
-/// Feeds `tokens` one per step and returns the observed ranges. Two runs: the first measures the mean
-/// cached key of every attention ([`Calibration::key_means`]), the second the ranges, with scores taken
-/// against centered keys as the lowering computes them.
-pub fn observe(module: &Module, tokens: &[u32]) -> Result<Calibration> {
-    let first = run(module, tokens, &Calibration::default())?;
+/// Feeds each sequence of `sequences` one token per step (a fresh KV cache each, so every sequence has a
+/// first position) and returns the observed ranges. Two runs: the first measures the mean cached key of
+/// every attention ([`Calibration::key_means`]), the second the ranges, with scores taken against
+/// centered keys as the lowering computes them.
+pub fn observe(module: &Module, sequences: &[Vec<u32>]) -> Result<Calibration> {
+    let tokens: usize = sequences.iter().map(Vec::len).sum();
+    let first = run(module, sequences, &Calibration::default())?;
     let mut means = Calibration {
         key_means: first.key_sums.clone(),
         ..Default::default()
     };
     for m in means.key_means.values_mut() {
         for v in m.iter_mut() {
-            *v /= tokens.len() as f64;
+            *v /= tokens as f64;
         }
     }
-    let mut cal = run(module, tokens, &means)?;
+    let mut cal = run(module, sequences, &means)?;
     cal.key_means = means.key_means;
     cal.key_sums.clear();
     Ok(cal)
 }
 
-fn run(module: &Module, tokens: &[u32], centering: &Calibration) -> Result<Calibration> {
-    if tokens.is_empty() {
+fn run(module: &Module, sequences: &[Vec<u32>], centering: &Calibration) -> Result<Calibration> {
+    if sequences.iter().all(Vec::is_empty) {
         return Err(CompileError::Execute {
             reason: "no calibration tokens".into(),
         });
     }
-    let mut executor = Executor::new(module)?;
     let mut cal = Calibration::default();
-    for &token in tokens {
-        executor.step_observed(token, &mut |seen: Observation<'_>| {
-            let args = &module.nodes[NodeId::from_index(seen.node as u32)].args;
-            for (value, xs) in args.iter().zip(&seen.args) {
-                cal.record_magnitudes(value.index(), xs);
-            }
-            record(&mut cal, centering, seen)
-        })?;
+    for seq in sequences {
+        let mut executor = Executor::new(module)?;
+        for (position, &token) in seq.iter().enumerate() {
+            executor.step_observed(token, &mut |seen: Observation<'_>| {
+                let args = &module.nodes[NodeId::from_index(seen.node as u32)].args;
+                for (value, xs) in args.iter().zip(&seen.args) {
+                    cal.record_magnitudes(value.index(), xs);
+                }
+                record(&mut cal, centering, seen, position == 0)
+            })?;
+        }
+        cal.tokens += seq.len();
     }
-    cal.tokens = tokens.len();
     Ok(cal)
 }
 
-/// Records the inputs of the approximated ops: RMSNorm sums of squares, SiLU inputs, attention
-/// scores against the centered cached keys (and the key sums the centering is computed from).
-fn record(cal: &mut Calibration, centering: &Calibration, seen: Observation<'_>) {
+/// Records the inputs of the approximated ops: RMSNorm sums of squares (the `first` position's apart),
+/// SiLU inputs, attention scores against the centered cached keys (and the key sums the centering is
+/// computed from).
+fn record(cal: &mut Calibration, centering: &Calibration, seen: Observation<'_>, first: bool) {
     let n = seen.node;
     match seen.op {
         Op::RmsNorm { .. } => {
@@ -57,7 +62,12 @@ fn record(cal: &mut Calibration, centering: &Calibration, seen: Observation<'_>)
                 .iter()
                 .map(|&v| f64::from(v) * f64::from(v))
                 .sum();
-            cal.record(n, Quantity::SumOfSquares, s);
+            let q = if first {
+                Quantity::FirstSumOfSquares
+            } else {
+                Quantity::SumOfSquares
+            };
+            cal.record(n, q, s);
         }
         Op::Silu => seen.args[0]
             .iter()

@@ -19,15 +19,18 @@ pub struct Risk {
     pub excess: f64,
 }
 
-/// Calibrates on the first half of `tokens` and measures the second half (run after the first, so with
-/// the longer context) against those intervals. Empty when nothing leaves its interval; needs ≥ 2 tokens.
-pub fn held_out_risks(module: &Module, tokens: &[u32]) -> Result<Vec<Risk>> {
-    if tokens.len() < 2 {
-        return Ok(Vec::new());
-    }
-    let half = tokens.len() / 2;
-    let first = observe(module, &tokens[..half])?;
-    let all = observe(module, tokens)?;
+/// Calibrates on the first half of `sequences` (of the tokens of a single sequence) and measures the whole
+/// against those intervals (the second half of a single sequence runs after the first, so with the longer
+/// context). Empty when nothing leaves its interval; needs ≥ 2 tokens.
+pub fn held_out_risks(module: &Module, sequences: &[Vec<u32>]) -> Result<Vec<Risk>> {
+    let first_half: Vec<Vec<u32>> = match sequences {
+        [] => return Ok(Vec::new()),
+        [one] if one.len() < 2 => return Ok(Vec::new()),
+        [one] => vec![one[..one.len() / 2].to_vec()],
+        many => many[..many.len() / 2].to_vec(),
+    };
+    let first = observe(module, &first_half)?;
+    let all = observe(module, sequences)?;
     let mut out = Vec::new();
     for (&(node, quantity), r) in &all.ranges {
         let Some(interval) = first.interval(node, quantity) else {

@@ -3,10 +3,14 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
-use cachemir_compiler::calibrate::{bootstrap_inputs, held_out_risks, observe, BootstrapInput};
+use cachemir_compiler::calibrate::{
+    bootstrap_inputs, held_out_risks, observe, passage_sequences, text_sequences, BootstrapInput,
+};
 use cachemir_compiler::error::CompileError;
 use cachemir_compiler::lower::report::Counts;
 use cachemir_compiler::lower::{self, params, Options, Strategy};
+use cachemir_compiler::model::load_tokenizer;
+use cachemir_ir::plan::text::TextCodec;
 use cachemir_ir::plan::Plan;
 use cachemir_ir::tensor::Module;
 use cachemir_ir::tensor::NodeId;
@@ -27,10 +31,15 @@ pub struct PlanArgs {
     /// Packing strategy.
     #[arg(long, value_enum, default_value_t = Strategy::Cachemir)]
     pub strategy: Strategy,
-    /// Calibration tokens: comma-separated ids, or a file of ids (commas or whitespace). Default: 16 fixed
-    /// pseudo-random ids (say so in the output).
-    #[arg(long)]
+    /// Calibration tokens: comma-separated ids with `;` between sequences, or a file of ids (one sequence
+    /// per line). Default: the built-in English passage for a model with a tokenizer, else 16 fixed
+    /// pseudo-random ids (the output says which).
+    #[arg(long, conflicts_with = "calibrate_text")]
     pub calibrate: Option<String>,
+    /// Calibration text: a UTF-8 file tokenized with the model's tokenizer, one sequence per paragraph
+    /// (paragraphs separated by blank lines).
+    #[arg(long)]
+    pub calibrate_text: Option<PathBuf>,
     /// Print per-layer counts of multiplies, rotations, key switches, bootstraps and levels.
     #[arg(long)]
     pub report: bool,
@@ -60,22 +69,46 @@ fn parse_ids(text: &str, what: &str) -> anyhow::Result<Vec<u32>> {
         .collect()
 }
 
-fn calibration_ids(arg: Option<&str>, vocab: usize) -> anyhow::Result<(Vec<u32>, String)> {
-    match arg {
-        Some(a) if Path::new(a).is_file() => {
-            let text = std::fs::read_to_string(a).with_context(|| format!("reading {a}"))?;
-            Ok((parse_ids(&text, a)?, format!("file {a}")))
+fn calibration_sequences(
+    a: &PlanArgs,
+    codec: Option<&TextCodec>,
+    vocab: usize,
+) -> anyhow::Result<(Vec<Vec<u32>>, String)> {
+    let ids_of = |text: &str, what: &str, sep: char| -> anyhow::Result<Vec<Vec<u32>>> {
+        text.split(sep)
+            .map(|seq| parse_ids(seq, what))
+            .filter(|seq| seq.as_ref().map_or(true, |s| !s.is_empty()))
+            .collect()
+    };
+    if let Some(path) = &a.calibrate_text {
+        let codec = codec.context("--calibrate-text needs a model with a tokenizer")?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let seqs = text_sequences(codec, &text).with_context(|| path.display().to_string())?;
+        return Ok((seqs, format!("text {}", path.display())));
+    }
+    match a.calibrate.as_deref() {
+        Some(c) if Path::new(c).is_file() => {
+            let text = std::fs::read_to_string(c).with_context(|| format!("reading {c}"))?;
+            Ok((ids_of(&text, c, '\n')?, format!("file {c}")))
         }
-        Some(a) => Ok((parse_ids(a, "--calibrate")?, "--calibrate".into())),
-        None => {
-            let ids = (0..16u64)
-                .map(|i| ((i * 2_654_435_761 + 7) % vocab.max(1) as u64) as u32)
-                .collect();
-            Ok((
-                ids,
-                "16 built-in pseudo-random tokens (no --calibrate given)".into(),
-            ))
-        }
+        Some(c) => Ok((ids_of(c, "--calibrate", ';')?, "--calibrate".into())),
+        None => match codec {
+            Some(codec) => Ok((
+                passage_sequences(codec)?,
+                "the built-in English passage (no --calibrate or --calibrate-text given)".into(),
+            )),
+            None => {
+                let ids = (0..16u64)
+                    .map(|i| ((i * 2_654_435_761 + 7) % vocab.max(1) as u64) as u32)
+                    .collect();
+                Ok((
+                    vec![ids],
+                    "16 built-in pseudo-random tokens (no --calibrate given; the model has no tokenizer)"
+                        .into(),
+                ))
+            }
+        },
     }
 }
 
@@ -106,7 +139,14 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
         .values()
         .find(|w| w.shape.len() == 2)
         .map_or(1, |w| w.shape[0]);
-    let (ids, source) = calibration_ids(a.calibrate.as_deref(), vocab)?;
+    let tokenizer = load_tokenizer(model);
+    let codec = tokenizer
+        .as_ref()
+        .ok()
+        .map(|spec| TextCodec::new(spec.clone()))
+        .transpose()?;
+    let (ids, source) = calibration_sequences(a, codec.as_ref(), vocab)?;
+    let tokens: usize = ids.iter().map(Vec::len).sum();
     let cal = observe(tensor, &ids).with_context(|| format!("calibrating {}", model.display()))?;
     let opts = Options {
         strategy: a.strategy,
@@ -252,7 +292,8 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
                 o["region"] = name.as_str().into();
                 o
             }).collect::<Vec<_>>(),
-            "calibration_tokens": ids.len(),
+            "calibration_tokens": tokens,
+            "calibration_sequences": ids.len(),
             "calibration_source": source,
             "held_out_risks": risks.iter().map(|r| serde_json::json!({
                 "node": r.node, "quantity": r.quantity.name(), "interval": [r.interval.0, r.interval.1],
@@ -265,7 +306,10 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
         println!("{obj}");
     }
     if let Some(path) = &a.output {
-        let plan = Plan::new(lowered.module, lowered.weights).context("assembling the plan")?;
+        let mut plan = Plan::new(lowered.module, lowered.weights).context("assembling the plan")?;
+        if let Ok(spec) = tokenizer {
+            plan = plan.with_tokenizer(spec)?;
+        }
         plan.write_file(path)
             .with_context(|| format!("writing {}", path.display()))?;
         out.line(format_args!("wrote {}", path.display()));

@@ -8,6 +8,7 @@
 pub mod dequant;
 pub mod file;
 pub mod llama;
+pub mod tokenizer;
 
 pub use file::{GgufFile, MetaValue, TensorInfo};
 pub use llama::load_llama;

@@ -266,6 +266,7 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
     let mut approximations = Vec::new();
     let mut rope_in: Option<([FheValue; 3], Vec<f32>)> = None;
     let mut valid: Option<Vec<FheValue>> = None;
+    let mut first_position: Option<FheValue> = None;
     let mut outputs = 0usize;
     let (layers, mut norms) = (m.num_layers(), 0usize);
     for (id, node) in m.nodes.iter() {
@@ -377,21 +378,34 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
             Op::RmsNorm { gain, eps } => {
                 let (_, g) = weight_data(m, gain).ok_or_else(|| missing(gain))?;
                 let x = arg(0)?.clone();
-                let iv = interval(Quantity::SumOfSquares)?;
-                let a = activation::rsqrt_mean(x.len as f64, f64::from(*eps), iv);
+                let later = cal.interval(n, Quantity::SumOfSquares);
+                let first = cal.interval(n, Quantity::FirstSumOfSquares);
+                if later.is_none() && first.is_none() {
+                    interval(Quantity::SumOfSquares)?;
+                }
+                let units = norm::NormUnits::new(x.len as f64, f64::from(*eps), later, first);
                 approximations.push(ApproxRecord {
                     node: n,
                     quantity: Quantity::SumOfSquares,
-                    approx: a.clone(),
+                    approx: units.approx.clone(),
                 });
+                let indicator = match (units.first_top, first_position) {
+                    (None, _) => None,
+                    (Some(_), Some(v)) => Some(v),
+                    (Some(_), None) => {
+                        let v = norm::first_position_input(&mut em, &geo, opts.max_context);
+                        first_position = Some(v);
+                        Some(v)
+                    }
+                };
                 Some(norm::rms_norm(
                     &mut em,
                     &geo,
                     &x,
-                    f64::from(*eps),
                     g.to_vec(),
-                    &a,
+                    &units,
                     &ranges,
+                    indicator,
                     &format!("n{n}"),
                 ))
             }

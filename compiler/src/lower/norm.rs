@@ -1,46 +1,178 @@
-//! RMSNorm over strided blocks: `Σ (x/√top)²` summed into every stride slot (`log2 D` rotations), an initial
-//! `1/√(s/n + eps)` by a Chebyshev polynomial, Newton steps (in the bounded units of `range`), and one
-//! product per block. The gain is left
-//! pending on the result ([`Vector::gain`]) so the next vector×matrix product folds it into its weights.
+//! RMSNorm over strided blocks, in units: `u = Σ (x/√top)²` summed into every stride slot (`log2 D`
+//! rotations), so `u ≤ 1` for the calibrated `top`; an initial `1/√(u/n + eps/top)` by a Chebyshev
+//! polynomial, Newton steps (in the bounded units of `range`), and one product per block with the
+//! blocks pre-scaled by `1/√top` off the polynomial's path. The gain is left pending on the result
+//! ([`Vector::gain`]) so the next vector×matrix product folds it into its weights.
+//!
+//! When the first position's sums of squares differ from the others' by more than
+//! [`FIRST_POSITION_SPLIT`] (an attention sink), `top` depends on the position: both `1/√top` factors
+//! come from the client's first-position indicator (one input per step, [`first_position_input`]),
+//! as `ind ⊙ (f_first − f) + f`, each one ct×ct product where a plaintext product was: no level more.
 
-use super::activation::{newton_rsqrt, Approx};
+use super::activation::{newton_rsqrt, rsqrt_mean, Approx};
 use super::emit::Emitter;
 use super::geometry::Geometry;
 use super::range::{NewtonUnits, Ranges};
 use super::vector::Vector;
+use cachemir_ir::fhe::{Layout, ValueId};
 
-/// `x / √(mean(x²) + eps)`, with `gain` pending. A pending gain `s` on `x` is read by the sum of squares
-/// (one plaintext product per block instead of a scalar one) and stays pending on the result, folded into
-/// `gain`. The Newton iterates run in the units of [`NewtonUnits`], bounded by the iterate bound of
-/// `ranges`; the result's blocks (`|x_i|/rms ≤ √n`) by its target, with the factor pending.
+/// The spread (ratio of `top`s) above which the first position gets its own units.
+pub const FIRST_POSITION_SPLIT: f64 = 4.0;
+
+/// The calibrated sums of squares of one RMSNorm, in the units its lowering uses.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NormUnits {
+    /// `top` at the positions after the first (all positions when not split).
+    pub top: f64,
+    /// `top` at the first position, when it differs by more than [`FIRST_POSITION_SPLIT`].
+    pub first_top: Option<f64>,
+    /// The approximation of `1/√(u/n + eps/top)` over the units `u` of every position.
+    pub approx: Approx,
+    eps_unit: f64,
+}
+
+impl NormUnits {
+    /// Units for `n` entries with `eps`, from the sum-of-squares intervals after the first position
+    /// (`later`) and at it (`first`); at least one is given.
+    pub fn new(n: f64, eps: f64, later: Option<(f64, f64)>, first: Option<(f64, f64)>) -> Self {
+        let (later, first) = match (later, first) {
+            (Some(l), f) => (l, f),
+            (None, Some(f)) => (f, None),
+            (None, None) => ((1.0, 1.0), None),
+        };
+        let split = first.filter(|f| {
+            let r = f.1 / later.1;
+            !(1.0 / FIRST_POSITION_SPLIT..=FIRST_POSITION_SPLIT).contains(&r)
+        });
+        let (top, first_top, lo) = match (split, first) {
+            (Some(f), _) => (later.1, Some(f.1), (later.0 / later.1).min(f.0 / f.1)),
+            (None, Some(f)) => {
+                let top = later.1.max(f.1);
+                (top, None, later.0.min(f.0) / top)
+            }
+            (None, None) => (later.1, None, later.0 / later.1),
+        };
+        let top = top.max(f64::MIN_POSITIVE);
+        let eps_unit = eps / top;
+        let interval = (lo.clamp(1e-12, 0.5), 1.0);
+        Self {
+            top,
+            first_top,
+            approx: rsqrt_mean(n, eps_unit, interval),
+            eps_unit,
+        }
+    }
+}
+
+/// The first-position indicator (1 in every slot at position 0, else 0), created once.
+pub fn first_position_input(em: &mut Emitter, geo: &Geometry, max_context: usize) -> ValueId {
+    let name = "pos.first";
+    let s = geo.slots as usize;
+    em.weight(&format!("client.{name}"), || {
+        (0..max_context.max(1))
+            .map(|p| vec![if p == 0 { 1.0 } else { 0.0 }; s])
+            .collect()
+    });
+    em.input(
+        name,
+        Layout::Strided {
+            len: geo.slots,
+            stride: 1,
+        },
+    )
+}
+
+/// `x ⊙ f` with `f` per entry of `x`'s blocks (`f(i)`, `f_first(i)` at the first position): a scalar
+/// or plaintext product when `first` is `None`, else one ct×ct product with `ind ⊙ (f_first − f) + f`.
+fn scale_blocks(
+    em: &mut Emitter,
+    geo: &Geometry,
+    x: &Vector,
+    f: &dyn Fn(usize) -> f64,
+    first: Option<(ValueId, &dyn Fn(usize) -> f64)>,
+    name: &str,
+) -> Vec<ValueId> {
+    let (d, k, s) = (geo.d as usize, geo.k as usize, geo.slots as usize);
+    let row = |b: usize, g: &dyn Fn(usize) -> f64| {
+        let mut row = vec![0.0; s];
+        for c in 0..d {
+            if b * d + c < x.len {
+                row[c * k] = g(b * d + c);
+            }
+        }
+        row
+    };
+    let uniform = (1..x.len).all(|i| f(i) == f(0));
+    let blocks = x.blocks.iter().enumerate();
+    match first {
+        None if uniform => x.blocks.iter().map(|&b| em.mul_scalar(b, f(0))).collect(),
+        None => {
+            let wname = name.to_string();
+            em.weight(&wname, || (0..x.blocks.len()).map(|b| row(b, f)).collect());
+            blocks
+                .map(|(i, &b)| {
+                    let layout = geo.strided(geo.block_len(x.len, i));
+                    em.mul_plain(b, &wname, i as u32, layout)
+                })
+                .collect()
+        }
+        Some((ind, f_first)) => {
+            let wname = format!("{name}.by-position");
+            em.weight(&wname, || {
+                (0..x.blocks.len())
+                    .flat_map(|b| {
+                        let delta = |i: usize| f_first(i) - f(i);
+                        [row(b, &delta), row(b, f)]
+                    })
+                    .collect()
+            });
+            blocks
+                .map(|(i, &b)| {
+                    let layout = geo.strided(geo.block_len(x.len, i));
+                    let delta = em.mul_plain(ind, &wname, 2 * i as u32, layout.clone());
+                    let fac = em.add_plain(delta, &wname, 2 * i as u32 + 1);
+                    em.set_layout(fac, layout.clone());
+                    let y = em.mul(b, fac);
+                    em.set_layout(y, layout);
+                    y
+                })
+                .collect()
+        }
+    }
+}
+
+/// `x / √(mean(x²) + eps)`, with `gain` pending, in the units `units`. A pending gain `s` on `x` is read
+/// by the sum of squares and stays pending on the result, folded into `gain`. The Newton iterates run in
+/// the units of [`NewtonUnits`], bounded by the iterate bound of `ranges`; the result's blocks
+/// (`|x_i|/rms ≤ √n`) by its target, with the factor pending. `first` is the first-position indicator,
+/// needed when `units` split the first position.
 #[allow(clippy::too_many_arguments)]
 pub fn rms_norm(
     em: &mut Emitter,
     geo: &Geometry,
     x: &Vector,
-    eps: f64,
     gain: Vec<f32>,
-    approx: &Approx,
+    units: &NormUnits,
     ranges: &Ranges,
+    first: Option<ValueId>,
     name: &str,
 ) -> Vector {
     let n = x.len as f64;
-    // `Σ x²` can reach tens of thousands, far beyond what bootstrapping refreshes (|v| ≲ q_0/(Δ·2^8)):
-    // the blocks are scaled by `1/√top` first (`top` the interval's upper end), so the sum lies in
-    // `[a/top, 1]`, and the polynomial and Newton steps read it in those units.
-    let top = approx.interval.1.max(f64::MIN_POSITIVE);
-    let unit = 1.0 / top.sqrt();
-    let scaled = match &x.gain {
-        None => x.blocks.iter().map(|&b| em.mul_scalar(b, unit)).collect(),
-        Some(g) => {
-            let g: Vec<f32> = g.iter().map(|&v| (f64::from(v) * unit) as f32).collect();
-            let with_gain = Vector {
-                gain: Some(g),
-                ..x.clone()
-            };
-            apply_gain(em, geo, &with_gain, &format!("sq.{name}")).blocks
-        }
-    };
+    let approx = &units.approx;
+    let unit = 1.0 / units.top.sqrt();
+    let first_unit = units.first_top.map(|t| 1.0 / t.sqrt());
+    let split = first.zip(first_unit);
+    let pending_in = |i: usize| x.gain.as_ref().map_or(1.0, |g| f64::from(g[i]));
+    let sq = |i: usize| pending_in(i) * unit;
+    let sq_first = move |i: usize| pending_in(i) * first_unit.unwrap_or(unit);
+    let scaled = scale_blocks(
+        em,
+        geo,
+        x,
+        &sq,
+        split.map(|(ind, _)| (ind, &sq_first as &dyn Fn(usize) -> f64)),
+        &format!("sq.{name}"),
+    );
     let mut s = None;
     for b in scaled {
         let sq = em.mul(b, b);
@@ -55,7 +187,7 @@ pub fn rms_norm(
     }
     // Slots off the stride hold 0, outside the interval: fill them with the interval's midpoint so the
     // polynomial and Newton steps stay tame there (their products with those slots are zero anyway).
-    let interval = (approx.interval.0 / top, approx.interval.1 / top);
+    let interval = approx.interval;
     let mid = 0.5 * (interval.0 + interval.1);
     let fill = format!("fill.{name}");
     let (k, slots) = (geo.k as usize, geo.slots as usize);
@@ -69,20 +201,37 @@ pub fn rms_norm(
     } else {
         s
     };
-    // `1/√m` for the mean `m = top·s/n + eps`, as `y' = β/√m` (the polynomial's coefficients times β,
-    // `h' = −m/(2β²)`); the result's `1/β` joins the pending gain.
-    let units = NewtonUnits::choose(
-        approx.interval.0 / n + eps,
-        top / n + eps,
+    // `1/√m` for the mean in units `m = u/n + eps/top`, as `y' = β/√m` (the polynomial's coefficients
+    // times β, `h' = −m/(2β²)`).
+    let newton = NewtonUnits::choose(
+        interval.0 / n + units.eps_unit,
+        interval.1 / n + units.eps_unit,
         ranges.iterate_bound(),
     );
-    let beta = units.beta;
+    let beta = newton.beta;
     let coeffs = approx.fit.coeffs.iter().map(|c| c * beta).collect();
     let y0 = em.poly(s, coeffs, interval);
-    let h = em.mul_scalar(s, -0.5 * top / (n * beta * beta));
-    let h = em.add_scalar(h, -0.5 * eps / (beta * beta));
-    let y = newton_rsqrt(em, h, y0, approx.newton_steps, units.chained);
-    let blocks = x.blocks.iter().map(|&b| em.mul(b, y)).collect();
+    let h = em.mul_scalar(s, -0.5 / (n * beta * beta));
+    let h = em.add_scalar(h, -0.5 * units.eps_unit / (beta * beta));
+    let y = newton_rsqrt(em, h, y0, approx.newton_steps, newton.chained);
+    // `1/√(mean(x²) + eps) = y'/(β·√top)`: the blocks are multiplied by `1/(β·κ·√top)` while the chain
+    // above runs (no level on its path), so the products hold `x/(κ·rms)`, and `κ` (a power of two
+    // bringing `√n` under the target) stays pending.
+    let kappa = ranges.gains(&[n.sqrt()]).map_or(1.0, |g| f64::from(g[0]));
+    let out = move |_: usize| unit / (beta * kappa);
+    let out_first = move |_: usize| first_unit.unwrap_or(unit) / (beta * kappa);
+    let pre = scale_blocks(
+        em,
+        geo,
+        &Vector {
+            gain: None,
+            ..x.clone()
+        },
+        &out,
+        split.map(|(ind, _)| (ind, &out_first as &dyn Fn(usize) -> f64)),
+        &format!("out.{name}"),
+    );
+    let blocks = pre.into_iter().map(|b| em.mul(b, y)).collect();
     let pending = super::range::combine(Some(&gain), x.gain.as_deref()).expect("gain is given");
     Vector {
         blocks,
@@ -90,7 +239,7 @@ pub fn rms_norm(
         gain: Some(
             pending
                 .iter()
-                .map(|&g| (f64::from(g) / beta) as f32)
+                .map(|&g| (f64::from(g) * kappa) as f32)
                 .collect(),
         ),
     }
@@ -135,7 +284,7 @@ pub fn apply_gain(em: &mut Emitter, geo: &Geometry, x: &Vector, name: &str) -> V
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lower::{activation, manage_for_tests, params};
+    use crate::lower::{manage_for_tests, params};
     use crate::reference::kernels;
     use cachemir_ir::fhe::interp::{Interpreter, KvState};
     use std::collections::BTreeMap;
@@ -152,9 +301,9 @@ mod tests {
             gain: None,
         };
         let gain: Vec<f32> = (0..64).map(|i| 0.5 + i as f32 / 64.0).collect();
-        let a = activation::rsqrt_mean(64.0, 1e-5, (1.0, 400.0));
+        let units = NormUnits::new(64.0, 1e-5, Some((1.0, 400.0)), None);
         let ranges = Ranges::new(&p.literal);
-        let y = rms_norm(&mut em, &geo, &xv, 1e-5, gain.clone(), &a, &ranges, "t");
+        let y = rms_norm(&mut em, &geo, &xv, gain.clone(), &units, &ranges, None, "t");
         let y = apply_gain(&mut em, &geo, &y, "g");
         em.output("y", y.blocks[0]);
         let mut module = em.module;

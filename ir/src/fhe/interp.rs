@@ -91,11 +91,12 @@ impl<'a> Interpreter<'a> {
 
     /// [`Self::run_slots`], showing `observe` the slots of each op's first result as it is computed
     /// (a `bootstrap`'s result equals its input, so this also reveals what bootstrapping receives).
+    /// `observe` may change them: the noise-aware simulation adds the engine's errors there.
     pub fn run_slots_observed(
         &self,
         inputs: &BTreeMap<String, Vec<Complex64>>,
         state: &mut KvState,
-        observe: &mut dyn FnMut(OpId, &[Complex64]),
+        observe: &mut dyn FnMut(OpId, &mut [Complex64]),
     ) -> Result<BTreeMap<String, Vec<Complex64>>> {
         let m = self.module;
         let mut remaining = vec![0u32; m.num_values()];
@@ -128,7 +129,7 @@ impl<'a> Interpreter<'a> {
                     _ => 0,
                 }
             };
-            let out: Vec<Val> = match &data.op {
+            let mut out: Vec<Val> = match &data.op {
                 Op::Input { name } => {
                     let x = inputs
                         .get(name)
@@ -283,7 +284,7 @@ impl<'a> Interpreter<'a> {
                     vals[v.index()] = None;
                 }
             });
-            if let Some(Val::Slots(x)) = out.first() {
+            if let Some(Val::Slots(x)) = out.first_mut() {
                 observe(id, x);
             }
             for (&r, v) in data.results.iter().zip(out) {
@@ -310,7 +311,7 @@ impl<'a> Interpreter<'a> {
         &self,
         inputs: &BTreeMap<String, Vec<f64>>,
         state: &mut KvState,
-        observe: &mut dyn FnMut(OpId, &[Complex64]),
+        observe: &mut dyn FnMut(OpId, &mut [Complex64]),
     ) -> Result<BTreeMap<String, Vec<f64>>> {
         let m = self.module;
         let mut slots = BTreeMap::new();

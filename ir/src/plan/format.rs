@@ -80,6 +80,7 @@ pub(crate) fn write(plan: &Plan) -> Vec<u8> {
         keys: module.keys.clone(),
         kv_caches: module.kv_caches.clone(),
         client: ClientIo::of(module),
+        tokenizer: plan.tokenizer.clone(),
         weights: entries,
         program,
     };
@@ -232,7 +233,10 @@ pub(crate) fn read(bytes: &[u8]) -> Result<Plan> {
     for stmt in structure.program {
         module.push_op(stmt.op, stmt.results);
     }
-    let plan = Plan::new(module, weights)?;
+    let mut plan = Plan::new(module, weights)?;
+    if let Some(spec) = structure.tokenizer {
+        plan = plan.with_tokenizer(spec)?;
+    }
     if plan.client_io() != structure.client {
         return Err(IrError::PlanInconsistent {
             message: "the client I/O section disagrees with the program's inputs and outputs"

@@ -14,6 +14,7 @@ pub mod client;
 mod format;
 mod inspect;
 mod structure;
+pub mod text;
 
 pub use format::{FORMAT_VERSION, MAGIC};
 pub use inspect::{inspect, InspectReport, KvSummary};
@@ -29,6 +30,7 @@ use std::path::Path;
 pub struct Plan {
     module: Module,
     weights: Weights,
+    tokenizer: Option<text::TokenizerSpec>,
 }
 
 impl Plan {
@@ -66,7 +68,20 @@ impl Plan {
         Ok(Self {
             module: module.compacted(),
             weights,
+            tokenizer: None,
         })
+    }
+
+    /// The plan with the model's tokenizer in its client section (checked to load).
+    pub fn with_tokenizer(mut self, spec: text::TokenizerSpec) -> Result<Self> {
+        text::TextCodec::new(spec.clone())?;
+        self.tokenizer = Some(spec);
+        Ok(self)
+    }
+
+    /// The model's tokenizer, if the plan carries one.
+    pub fn tokenizer(&self) -> Option<&text::TokenizerSpec> {
+        self.tokenizer.as_ref()
     }
 
     /// The program with its declarations (parameters, keys, weight shapes, KV caches).

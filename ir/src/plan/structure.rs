@@ -86,6 +86,9 @@ pub(crate) struct Structure {
     pub(crate) keys: KeySet,
     pub(crate) kv_caches: BTreeMap<String, KvCacheDecl>,
     pub(crate) client: ClientIo,
+    /// The model's tokenizer, if it has one (plans without this field load with none).
+    #[serde(default)]
+    pub(crate) tokenizer: Option<super::text::TokenizerSpec>,
     pub(crate) weights: Vec<WeightEntry>,
     pub(crate) program: Vec<Stmt>,
 }

@@ -82,11 +82,13 @@ fn ms(start: Instant) -> f64 {
 }
 
 /// Generates `max_new_tokens` tokens after `prompt` with `plan`, everything encrypted under a fresh
-/// key for the plan's parameters. `progress` hears each phase.
+/// key for the plan's parameters; a generated `stop_at` token (the end of sequence) ends generation
+/// early, without being fed. `progress` hears each phase.
 pub fn generate(
     plan: &Plan,
     prompt: &[u32],
     max_new_tokens: usize,
+    stop_at: Option<u32>,
     mut progress: impl FnMut(Progress),
 ) -> Result<GenerationReport> {
     if prompt.is_empty() {
@@ -122,6 +124,9 @@ pub fn generate(
             prompt[position]
         } else {
             generated.push(next);
+            if Some(next) == stop_at {
+                break;
+            }
             next
         };
         let start = Instant::now();

@@ -7,7 +7,9 @@ mod client;
 pub mod generate;
 pub mod protocol;
 mod server;
+pub mod simulate;
 
 pub use client::{Client, StepOutputs};
 pub use generate::{generate, GenerationReport, Progress, TokenReport};
 pub use server::Server;
+pub use simulate::{simulate, NoiseModel};

@@ -4,9 +4,10 @@
 use crate::{spinner, thread_pool};
 use anyhow::{bail, Context, Result};
 use cachemir_ir::plan::client::argmax;
+use cachemir_ir::plan::text::{TextCodec, TextStream};
 use cachemir_ir::plan::Plan;
 use cachemir_runtime::ckks::Parameters;
-use cachemir_runtime::session::{generate, Progress};
+use cachemir_runtime::session::{generate, simulate, NoiseModel, Progress};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -18,8 +19,18 @@ pub struct GenerateArgs {
     #[arg(required = true)]
     plan: Option<PathBuf>,
     /// Prompt token ids, comma-separated (e.g. `1,2,3`).
-    #[arg(long, value_delimiter = ',', required = true)]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        required_unless_present = "prompt",
+        conflicts_with = "prompt"
+    )]
     prompt_ids: Vec<u32>,
+    /// Prompt text, encoded with the tokenizer the plan carries (its beginning-of-sequence token
+    /// first); the generated text is printed as each token arrives, and generation stops at the
+    /// end-of-sequence token.
+    #[arg(long)]
+    prompt: Option<String>,
     /// Tokens to generate after the prompt.
     #[arg(long, default_value_t = 8)]
     max_new_tokens: usize,
@@ -32,6 +43,13 @@ pub struct GenerateArgs {
     /// rayon threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Run on the cleartext interpreter with the engine's errors injected instead of encrypted (no
+    /// keys; minutes instead of hours), with the same output.
+    #[arg(long)]
+    simulate: bool,
+    /// Seed of the simulated errors.
+    #[arg(long, default_value_t = 1, requires = "simulate")]
+    seed: u64,
 }
 
 /// Runs the generation and prints its report.
@@ -40,7 +58,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let plan = Plan::read_file(&path)?;
     let params = Parameters::new(plan.params().clone())
         .with_context(|| format!("{}: the plan's CKKS parameters", path.display()))?;
-    if !params.is_secure() {
+    if !params.is_secure() && !args.simulate {
         if !args.insecure_test_params {
             bail!(
                 "{}: the plan's parameters are NOT 128-bit secure (log2 QP = {:.0} at N = 2^{}); pass --insecure-test-params to run it for testing",
@@ -51,17 +69,44 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         }
         eprintln!("WARNING: the plan's parameters are NOT secure: for tests only");
     }
+    let codec = match &args.prompt {
+        None => None,
+        Some(_) => {
+            let spec = plan.tokenizer().with_context(|| {
+                format!(
+                    "{}: --prompt needs a tokenizer, and the plan carries none (compile a model with one, or give --prompt-ids)",
+                    path.display()
+                )
+            })?;
+            Some(TextCodec::new(spec.clone())?)
+        }
+    };
+    let prompt = match (&args.prompt, &codec) {
+        (Some(text), Some(codec)) => codec.encode(text)?,
+        _ => args.prompt_ids.clone(),
+    };
+    let stop_at = codec.as_ref().and_then(|c| c.spec().eos);
+    let mut stream = TextStream::default();
+    let mut stream_error = None;
+    let show_text = codec.is_some() && !args.json;
+    if let (true, Some(text)) = (show_text, &args.prompt) {
+        print!("{text}");
+    }
     let pool = thread_pool(args.threads)?;
     let keygen = spinner();
     keygen.set_message("generating the evaluation keys");
     let mut bar: Option<ProgressBar> = None;
+    let noise = NoiseModel::for_module(plan.module());
     let report = pool.install(|| {
-        generate(
-            &plan,
-            &args.prompt_ids,
-            args.max_new_tokens,
-            |event| match event {
-                Progress::Keygen => {}
+        let run = |progress: &mut dyn FnMut(Progress)| {
+            if args.simulate {
+                simulate(&plan, &prompt, args.max_new_tokens, stop_at, &noise, args.seed, progress)
+            } else {
+                generate(&plan, &prompt, args.max_new_tokens, stop_at, progress)
+            }
+        };
+        run(&mut |event| match event {
+            Progress::Keygen => {}
                 Progress::ServerSetup => {
                     keygen.set_message("the server loads the keys and encodes the plan")
                 }
@@ -75,6 +120,15 @@ pub fn run(args: GenerateArgs) -> Result<()> {
                     bar = Some(b);
                 }
                 Progress::Token(t) => {
+                    if let (true, Some(codec)) = (show_text && t.position >= prompt.len(), &codec) {
+                        match stream.push(codec, t.token) {
+                            Ok(text) => {
+                                print!("{text}");
+                                let _ = std::io::Write::flush(&mut std::io::stdout());
+                            }
+                            Err(e) => stream_error = Some(e),
+                        }
+                    }
                     if let Some(b) = &bar {
                         b.println(format!(
                             "token {:>4} at position {:>3}: {:>9.1} ms, {} bootstraps, {} rotations, {} key switches",
@@ -83,21 +137,38 @@ pub fn run(args: GenerateArgs) -> Result<()> {
                         b.inc(1);
                     }
                 }
-            },
-        )
+        })
     });
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     keygen.finish_and_clear();
     let report = report?;
+    if let Some(e) = stream_error {
+        return Err(e.into());
+    }
+    let text = codec
+        .as_ref()
+        .map(|c| c.decode(&report.generated_ids))
+        .transpose()?;
     if args.json {
-        println!("{}", serde_json::to_string(&report)?);
+        let mut obj = serde_json::to_value(&report)?;
+        obj["prompt_ids"] = serde_json::json!(prompt);
+        obj["text"] = serde_json::json!(text);
+        println!("{obj}");
     } else {
+        if show_text {
+            println!();
+        }
         let ids: Vec<String> = report.generated_ids.iter().map(u32::to_string).collect();
         let total: f64 = report.tokens.iter().map(|t| t.millis).sum();
         let next = report.logits.last().map(|row| argmax(row));
-        println!(
+        let summary = if show_text {
+            |s: String| eprintln!("{s}")
+        } else {
+            |s: String| println!("{s}")
+        };
+        summary(format!(
             "generated ids: {}\ngreedy next token after the last one fed: {}\nkeys: {:.1} s, {:.1} MB; server setup: {:.1} s; {} tokens in {:.1} s",
             ids.join(","),
             next.map_or("-".into(), |t| t.to_string()),
@@ -106,7 +177,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             report.server_setup_ms / 1e3,
             report.tokens.len(),
             total / 1e3
-        );
+        ));
     }
     Ok(())
 }
