@@ -109,3 +109,18 @@ fn smollm2_lowered_program_gives_the_reference_tokens() {
         "greedy tokens differ from the numpy reference"
     );
 }
+
+/// The tokenizer built from the GGUF metadata against the numpy reference's ids and its independent
+/// byte-level decoding: "The capital of France is" with the beginning-of-sequence token first.
+#[test]
+#[ignore = "needs the SmolLM2 GGUF: bash scripts/smollm2/download.sh"]
+fn smollm2_tokenizer_matches_the_reference_ids_and_text() {
+    let (reference, prompt, generated) = reference("reference_capital.json");
+    let codec = TextCodec::new(load_tokenizer(&model_path()).unwrap()).unwrap();
+    assert_eq!(codec.encode("The capital of France is").unwrap(), prompt);
+    assert_eq!(
+        codec.decode(&generated).unwrap(),
+        reference["generated_text"].as_str().unwrap()
+    );
+    assert!(codec.encode("").is_err());
+}

@@ -116,6 +116,22 @@ for pos in range(len(prompt) + a.new):
     if pos >= len(prompt) - 1 and len(seq) < len(prompt) + a.new:
         seq.append(int(np.argmax(z)))
 gen = seq[len(prompt):]
+
+
+def byte_level_decode(ids):
+    """GPT-2 byte-level decoding from the GGUF vocabulary (independent of Cachemir's tokenizer)."""
+    f = r.fields["tokenizer.ggml.tokens"]
+    vocab = [bytes(f.parts[i]).decode() for i in f.data]
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    to_byte = {chr(c): b for b, c in zip(bs, cs)}
+    return bytes(to_byte[ch] for i in ids for ch in vocab[i]).decode("utf-8", errors="replace")
 top2 = [float(np.sort(z)[-1] - np.sort(z)[-2]) for z in logits]
 sha = hashlib.sha256(open(a.gguf_path, "rb").read()).hexdigest()
 json.dump({
@@ -126,6 +142,7 @@ json.dump({
     "config": {"layers": L, "hidden": H, "heads": nh, "kv_heads": nkv, "head_dim": hd, "rms_eps": eps, "rope_theta": theta},
     "prompt_ids": prompt,
     "generated_ids": gen,
+    "generated_text": byte_level_decode(gen),
     "top2_margin": top2,
     "first_logits": [float(v) for v in logits[0][:16]],
 }, open(a.out, "w"), indent=1)

@@ -17,7 +17,7 @@ use cachemir_compiler::lower::{self, params, Options, Strategy};
 use cachemir_compiler::model::load_tensor_ir;
 use cachemir_ir::plan::client::argmax;
 use cachemir_ir::plan::Plan;
-use cachemir_runtime::session::{generate, Progress};
+use cachemir_runtime::session::{generate, simulate, NoiseModel, Progress};
 use std::path::{Path, PathBuf};
 
 const FIXTURES: [&str; 4] = [
@@ -97,6 +97,39 @@ fn the_first_encrypted_step_matches_onnxruntime() {
     eprintln!("optimum, position 0: max |logit error| vs onnxruntime {err:.3e}");
     assert!(err < 1e-2, "{err:e}");
     assert_eq!(argmax(&report.logits[0]), argmax(&want));
+
+    // The noise-aware simulation against the encrypted run: how far each lands from the noise-free
+    // interpreter (the approximations' error alone) must agree to within a factor of 8.
+    let run = |noise: &NoiseModel| {
+        simulate(&plan, &[first], 0, None, noise, 1, |_| ())
+            .unwrap()
+            .logits
+    };
+    let exact = NoiseModel {
+        key_switch_bits: f64::INFINITY,
+        product_bits: f64::INFINITY,
+        bootstrap_bits: f64::INFINITY,
+    };
+    let (clear, simulated) = (run(&exact), run(&NoiseModel::for_module(plan.module())));
+    let off = |rows: &[Vec<f64>]| {
+        rows[0]
+            .iter()
+            .zip(&clear[0])
+            .map(|(a, b)| (a - b).abs())
+            .fold(0.0, f64::max)
+    };
+    let (enc_noise, sim_noise) = (off(&report.logits), off(&simulated));
+    eprintln!(
+        "optimum, position 0: noise vs the exact interpreter: encrypted {enc_noise:.3e}, simulated \
+         {sim_noise:.3e}; vs onnxruntime: encrypted {err:.3e}, simulated {:.3e}, exact {:.3e}",
+        max_logit_error(&simulated, &reference["logits"]),
+        max_logit_error(&clear, &reference["logits"])
+    );
+    let ratio = sim_noise / enc_noise;
+    assert!(
+        (0.125..=8.0).contains(&ratio),
+        "simulated / encrypted noise {ratio}"
+    );
 }
 
 #[test]

@@ -136,3 +136,71 @@ impl TextStream {
         codec.decode(&self.ids)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokenizers::models::bpe::BPE;
+    use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+
+    /// A byte-level BPE over the 256 byte symbols, merging "h e" and "he l".
+    fn codec(bos: Option<u32>) -> TextCodec {
+        let mut vocab: tokenizers::models::bpe::Vocab = ByteLevel::alphabet()
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (c.to_string(), i as u32))
+            .collect();
+        vocab.insert("he".into(), 256);
+        vocab.insert("hel".into(), 257);
+        vocab.insert("<s>".into(), 258);
+        let merges = vec![("h".into(), "e".into()), ("he".into(), "l".into())];
+        let bpe = BPE::builder()
+            .vocab_and_merges(vocab, merges)
+            .build()
+            .unwrap();
+        let mut t = tokenizers::Tokenizer::new(bpe);
+        t.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+        t.with_decoder(Some(tokenizers::decoders::byte_level::ByteLevel::default()));
+        t.add_special_tokens([tokenizers::AddedToken::from("<s>", true)])
+            .unwrap();
+        let spec = TokenizerSpec {
+            json: t.to_string(false).unwrap(),
+            bos,
+            eos: Some(258),
+        };
+        TextCodec::new(spec).unwrap()
+    }
+
+    #[test]
+    fn text_round_trips_with_the_beginning_of_sequence_first() {
+        let c = codec(Some(258));
+        let ids = c.encode("hello, wörld").unwrap();
+        assert_eq!(ids[0], 258);
+        assert_eq!(ids[1], 257, "\"hel\" is one token");
+        assert_eq!(c.decode(&ids).unwrap(), "hello, wörld");
+        assert!(c.is_eos(258) && !c.is_eos(257));
+        assert_eq!(codec(None).encode("he").unwrap(), vec![256]);
+        assert!(c.encode("").is_err());
+        let bad = TokenizerSpec {
+            json: "{".into(),
+            bos: None,
+            eos: None,
+        };
+        assert!(TextCodec::new(bad).is_err());
+    }
+
+    #[test]
+    fn a_stream_holds_back_an_incomplete_character() {
+        let c = codec(None);
+        // "ö" is two bytes, so two byte-level tokens.
+        let ids = c.encode("aö").unwrap();
+        assert_eq!(ids.len(), 3);
+        let mut s = TextStream::default();
+        let pieces: Vec<String> = ids.iter().map(|&id| s.push(&c, id).unwrap()).collect();
+        assert_eq!(
+            pieces,
+            vec!["a".to_string(), String::new(), "ö".to_string()]
+        );
+        assert_eq!(s.text(&c).unwrap(), "aö");
+    }
+}

@@ -274,3 +274,41 @@ fn structure_mutations_with_fixed_checksums_never_panic() {
     // Some edits (e.g. a digit inside a constant) legitimately give another valid plan.
     assert!(loaded > 0);
 }
+
+#[test]
+fn a_tokenizer_travels_in_the_plan_and_a_broken_one_is_refused() {
+    use cachemir_ir::plan::text::TokenizerSpec;
+    // The smallest valid tokenizer.json: a word-level model over two words.
+    let json = r#"{"version":"1.0","truncation":null,"padding":null,"added_tokens":[],
+        "normalizer":null,"pre_tokenizer":{"type":"Whitespace"},"post_processor":null,"decoder":null,
+        "model":{"type":"WordLevel","vocab":{"[UNK]":0,"hello":1,"world":2},"unk_token":"[UNK]"}}"#;
+    let spec = TokenizerSpec {
+        json: json.into(),
+        bos: None,
+        eos: Some(2),
+    };
+    let plan = sample_plan().with_tokenizer(spec.clone()).unwrap();
+    let back = Plan::from_bytes(&plan.to_bytes()).unwrap();
+    assert_eq!(back.tokenizer(), Some(&spec));
+    assert_eq!(back, plan);
+    // Plans written without one read back without one.
+    assert_eq!(
+        Plan::from_bytes(&sample_plan().to_bytes())
+            .unwrap()
+            .tokenizer(),
+        None
+    );
+    let broken = TokenizerSpec {
+        json: "{\"model\": 3}".into(),
+        ..spec
+    };
+    assert!(matches!(
+        sample_plan().with_tokenizer(broken),
+        Err(IrError::Text { .. })
+    ));
+    // A word the vocabulary lacks is named.
+    let codec = cachemir_ir::plan::text::TextCodec::new(back.tokenizer().unwrap().clone()).unwrap();
+    assert_eq!(codec.encode("hello world").unwrap(), vec![1, 2]);
+    let err = codec.encode("hello there").unwrap_err().to_string();
+    assert!(err.contains("there"), "{err}");
+}

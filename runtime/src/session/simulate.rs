@@ -3,13 +3,18 @@
 //! encrypted. The output is an encrypted run's ([`GenerationReport`]), without keys or timings.
 //!
 //! The error model ([`NoiseModel`]), each a Gaussian added to the real and imaginary part of every slot,
-//! with the mean absolute error `2^−bits` the engine's tests and benchmarks measure for values in `[−1, 1]`
-//! at `N16_BOOT` (`docs/design/simulation.md`):
-//! - a fresh encryption, a rotation or conjugation: 32.9 bits (one key switch);
-//! - a relinearized product (with its rescale) and each level of a polynomial: 31.4 bits;
-//! - a BSGS linear transform: one rotation's error times the square root of its rotations;
-//! - a bootstrap: its measured precision at the slot count (21.8 bits at 2^15 slots … 25.2 at 2^10), times
-//!   the input's largest magnitude when that exceeds 1 (EvalMod's error grows with it).
+//! with the mean absolute error `2^−bits` the engine's benchmarks measure for values in `[−1, 1]`
+//! (`cachemir-run bench primitives|bootstrap --json`; `docs/design/simulation.md`):
+//! - a fresh encryption, a rotation or conjugation: one key switch (32.9 bits at `N16_BOOT`, 34.4 at
+//!   `INSECURE_N12_BOOT`);
+//! - a relinearized product with its rescale: 31.4 / 30.4 bits; a polynomial, that times the sum of its
+//!   Chebyshev coefficients' magnitudes (each basis value carries a product's error into the sum);
+//! - a BSGS linear transform: one rotation's error times the square root of its diagonals;
+//! - a bootstrap: its measured precision at the slot count (`N16_BOOT`: 21.8 bits at 2^15 slots … 25.2 at
+//!   2^10; `INSECURE_N12_BOOT`: 26.2) for inputs uniform in `[−1, 1]`, times the cube of the input's
+//!   amplitude beyond 1 (`--amplitude A` at `INSECURE_N12_BOOT` loses `3·log2 A` bits: 23.4 at 2, 20.3 at 4,
+//!   14.4 at 16, 11.3 at 32). The amplitude of a vector is that of the uniform inputs with its mean
+//!   square, `√(1.5·mean |z|²)`: EvalMod works on coefficients, each a mix of all slots.
 
 use super::generate::{GenerationReport, Progress, TokenReport};
 use crate::{Result, RuntimeError};
@@ -50,9 +55,16 @@ const N16_BOOTSTRAP_BITS: [(u32, f64); 12] = [
 ];
 
 impl NoiseModel {
-    /// The engine's errors for `module`: the `N16_BOOT` figures at its bootstraps' slot count (the
-    /// insecure test sets, whose tests require ≥ 20 bits, get the full-slot figure).
+    /// The engine's errors for `module`: the `INSECURE_N12_BOOT` figures for a ring of 2^12, else the
+    /// `N16_BOOT` figures at its bootstraps' slot count.
     pub fn for_module(module: &Module) -> Self {
+        if module.params.log_n == 12 {
+            return Self {
+                key_switch_bits: 34.4,
+                product_bits: 30.4,
+                bootstrap_bits: 26.2,
+            };
+        }
         let slots = module.op_ids().find_map(|id| match &module.op(id).op {
             Op::Bootstrap { input, .. } => module
                 .value_type(*input)
@@ -84,18 +96,19 @@ impl NoiseModel {
             Op::Input { .. } | Op::Rotate { .. } | Op::Conjugate { .. } => Some(key_switch),
             Op::RotateHoisted { .. } => Some(key_switch),
             Op::Relinearize { .. } => Some(Self::sigma(self.product_bits)),
-            Op::PolyEval {
-                coeffs, interval, ..
-            } => {
-                let depth = Op::poly_depth(coeffs.len(), *interval);
-                Some(Self::sigma(self.product_bits) * f64::from(depth).sqrt())
+            // Each Chebyshev basis value carries a product's error, weighted by its coefficient.
+            Op::PolyEval { coeffs, .. } => {
+                let weight: f64 = coeffs.iter().map(|c| c.abs()).sum();
+                Some(Self::sigma(self.product_bits) * weight.max(1.0))
             }
             Op::LinearTransform { offsets, .. } => {
                 Some(key_switch * (offsets.len().max(1) as f64).sqrt())
             }
             Op::Bootstrap { .. } => {
-                let peak = x.iter().map(|z| z.norm()).fold(0.0, f64::max).max(1.0);
-                Some(Self::sigma(self.bootstrap_bits) * peak)
+                let mean_square =
+                    x.iter().map(|z| z.norm_sqr()).sum::<f64>() / x.len().max(1) as f64;
+                let amplitude = (1.5 * mean_square).sqrt().max(1.0);
+                Some(Self::sigma(self.bootstrap_bits) * amplitude.powi(3))
             }
             _ => None,
         }

@@ -85,6 +85,9 @@ enum Bench {
         /// them there, else generate and store them (the files hold the SECRET key: benchmarks only).
         #[arg(long)]
         key_cache: Option<PathBuf>,
+        /// Values uniform in [-A, A] (real and imaginary parts).
+        #[arg(long, default_value_t = 1.0)]
+        amplitude: f64,
     },
 }
 
@@ -181,6 +184,7 @@ fn main() -> Result<()> {
                     json,
                     insecure_test_params,
                     key_cache,
+                    amplitude,
                 },
         } => {
             check_security(&name, insecure_test_params)?;
@@ -190,7 +194,8 @@ fn main() -> Result<()> {
             let config = BootstrapConfig::for_named_set(&name, &params, slots)?;
             let spinner = spinner();
             let report = pool.install(|| {
-                bootstrap_bench::bench(&name, params, config, runs, key_cache.as_deref(), |phase| {
+                let cache = key_cache.as_deref();
+                bootstrap_bench::bench_at(&name, params, config, runs, cache, amplitude, |phase| {
                     spinner.set_message(phase.to_string())
                 })
             })?;

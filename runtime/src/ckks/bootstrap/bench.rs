@@ -54,14 +54,29 @@ fn ms(start: Instant) -> f64 {
 }
 
 /// Generates keys for `config` (or loads them from `key_cache`, storing them there on a miss),
-/// bootstraps `runs` fresh level-0 encryptions (at least one) and reports. `name` labels the
-/// parameters in the report; `progress` hears each phase as it starts.
+/// bootstraps `runs` fresh level-0 encryptions (at least one) of values uniform in `[−1, 1]` (real and
+/// imaginary parts) and reports. `name` labels the parameters in the report; `progress` hears each
+/// phase as it starts.
 pub fn bench(
     name: &str,
     params: Arc<Parameters>,
     config: BootstrapConfig,
     runs: usize,
     key_cache: Option<&Path>,
+    progress: impl FnMut(&str),
+) -> Result<BootstrapReport> {
+    bench_at(name, params, config, runs, key_cache, 1.0, progress)
+}
+
+/// [`bench`] with values uniform in `[−amplitude, amplitude]`: bootstrapping's error grows with its
+/// inputs, which the noise-aware simulation models.
+pub fn bench_at(
+    name: &str,
+    params: Arc<Parameters>,
+    config: BootstrapConfig,
+    runs: usize,
+    key_cache: Option<&Path>,
+    amplitude: f64,
     mut progress: impl FnMut(&str),
 ) -> Result<BootstrapReport> {
     let encoder = Encoder::new(params.clone(), CpuBackend);
@@ -99,8 +114,8 @@ pub fn bench(
     let runs = runs.max(1);
     for run in 0..runs {
         progress(&format!("bootstrap {}/{runs}", run + 1));
-        let re = sampler.uniform_reals(slots, -1.0, 1.0);
-        let im = sampler.uniform_reals(slots, -1.0, 1.0);
+        let re = sampler.uniform_reals(slots, -amplitude, amplitude);
+        let im = sampler.uniform_reals(slots, -amplitude, amplitude);
         let z: Vec<Complex64> = re
             .iter()
             .zip(&im)
