@@ -16,10 +16,21 @@ fn cachemir(args: &[&str]) -> std::process::Output {
         .unwrap()
 }
 
+/// Runs `cachemir args`, which must succeed, and parses its stdout as one JSON object.
+fn cachemir_json(args: &[&str]) -> serde_json::Value {
+    let out = cachemir(args);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
 #[test]
 fn reference_json_has_ids_and_one_logits_row_per_step() {
     let model = fixture("torchscript-eager-op17").join("model.onnx");
-    let out = cachemir(&[
+    let got = cachemir_json(&[
         "reference",
         model.to_str().unwrap(),
         "--prompt-ids",
@@ -28,12 +39,6 @@ fn reference_json_has_ids_and_one_logits_row_per_step() {
         "8",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let want: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(fixture("torchscript-eager-op17").join("reference.json")).unwrap(),
     )
@@ -98,12 +103,29 @@ fn bad_inputs_exit_non_zero_with_a_message() {
 
     let out = cachemir(&["reference", model.to_str().unwrap(), "--prompt-ids", "x"]);
     assert!(!out.status.success());
+
+    // Text needs a tokenizer; the fixtures have none.
+    let out = cachemir(&["reference", model.to_str().unwrap(), "--prompt", "hello"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tokenizer") && err.contains("model.onnx"),
+        "{err}"
+    );
+    let out = cachemir(&[
+        "compile",
+        model.to_str().unwrap(),
+        "--calibrate-text",
+        "README.md",
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tokenizer"));
 }
 
 #[test]
 fn compile_report_json_counts_ops_and_lists_no_range_violation() {
     let model = fixture("optimum").join("model.onnx");
-    let out = cachemir(&[
+    let got = cachemir_json(&[
         "compile",
         model.to_str().unwrap(),
         "--max-context",
@@ -111,12 +133,6 @@ fn compile_report_json_counts_ops_and_lists_no_range_violation() {
         "--report",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let got: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let ops = got["ops"].as_object().unwrap();
     let total: u64 = ops.values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(total, got["op_count"].as_u64().unwrap());

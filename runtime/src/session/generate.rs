@@ -117,8 +117,47 @@ pub fn generate(
     let server_setup_ms = ms(start);
 
     progress(Progress::Started { steps });
+    let (generated, rows, tokens) =
+        greedy(prompt, steps, stop_at, &mut progress, |position, token| {
+            let start = Instant::now();
+            let inputs =
+                step_inputs(plan.module(), plan.weights(), token, position).map_err(plan_error)?;
+            let request = client.step_request(&io, position as u32, &inputs)?;
+            let reply = client.read_reply(&io, &server.step(&request)?)?;
+            let stats = reply.stats.unwrap_or_default();
+            let report = TokenReport {
+                position,
+                token,
+                millis: ms(start),
+                server_millis: stats.millis,
+                bootstraps: stats.bootstraps,
+                rotations: stats.rotations,
+                key_switches: stats.key_switches,
+            };
+            Ok((logits(&reply.values), report))
+        })?;
+    Ok(GenerationReport {
+        generated_ids: generated,
+        logits: rows,
+        tokens,
+        keygen_ms,
+        evaluation_key_bytes,
+        server_setup_ms,
+    })
+}
+
+/// The greedy loop of [`generate`] and [`super::simulate`]: feeds the prompt, then each arg max, for
+/// `steps` tokens in all or until `stop_at` is generated (not fed). `step(position, token)` runs one
+/// token and returns its logits and report. Returns the generated ids, the logits rows and the reports.
+pub(super) fn greedy(
+    prompt: &[u32],
+    steps: usize,
+    stop_at: Option<u32>,
+    mut progress: impl FnMut(Progress),
+    mut step: impl FnMut(usize, u32) -> Result<(Vec<f64>, TokenReport)>,
+) -> Result<(Vec<u32>, Vec<Vec<f64>>, Vec<TokenReport>)> {
     let (mut generated, mut rows, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
-    let mut next = prompt[0];
+    let mut next = prompt.first().copied().unwrap_or_default();
     for position in 0..steps {
         let token = if position < prompt.len() {
             prompt[position]
@@ -129,32 +168,11 @@ pub fn generate(
             }
             next
         };
-        let start = Instant::now();
-        let inputs =
-            step_inputs(plan.module(), plan.weights(), token, position).map_err(plan_error)?;
-        let request = client.step_request(&io, position as u32, &inputs)?;
-        let reply = client.read_reply(&io, &server.step(&request)?)?;
-        let row = logits(&reply.values);
+        let (row, report) = step(position, token)?;
         next = argmax(&row);
         rows.push(row);
-        let stats = reply.stats.unwrap_or_default();
-        tokens.push(TokenReport {
-            position,
-            token,
-            millis: ms(start),
-            server_millis: stats.millis,
-            bootstraps: stats.bootstraps,
-            rotations: stats.rotations,
-            key_switches: stats.key_switches,
-        });
+        tokens.push(report);
         progress(Progress::Token(&tokens[position]));
     }
-    Ok(GenerationReport {
-        generated_ids: generated,
-        logits: rows,
-        tokens,
-        keygen_ms,
-        evaluation_key_bytes,
-        server_setup_ms,
-    })
+    Ok((generated, rows, tokens))
 }

@@ -16,11 +16,11 @@
 //!   14.4 at 16, 11.3 at 32). The amplitude of a vector is that of the uniform inputs with its mean
 //!   square, `√(1.5·mean |z|²)`: EvalMod works on coefficients, each a mix of all slots.
 
-use super::generate::{GenerationReport, Progress, TokenReport};
+use super::generate::{greedy, GenerationReport, Progress, TokenReport};
 use crate::{Result, RuntimeError};
 use cachemir_ir::fhe::interp::{Interpreter, KvState};
 use cachemir_ir::fhe::{Module, Op, OpId, Type};
-use cachemir_ir::plan::client::{argmax, logits, step_inputs};
+use cachemir_ir::plan::client::{logits, step_inputs};
 use cachemir_ir::plan::Plan;
 use cachemir_kernels::Sampler;
 use num_complex::Complex64;
@@ -169,42 +169,30 @@ pub fn simulate(
     let steps = prompt.len() + max_new_tokens;
     progress(Progress::Started { steps });
     let mut state = KvState::default();
-    let (mut generated, mut rows, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
-    let mut next = prompt[0];
-    for position in 0..steps {
-        let token = if position < prompt.len() {
-            prompt[position]
-        } else {
-            generated.push(next);
-            if Some(next) == stop_at {
-                break;
-            }
-            next
-        };
-        let start = std::time::Instant::now();
-        let inputs = step_inputs(module, plan.weights(), token, position).map_err(plan_error)?;
-        let outputs = interp
-            .run_observed(&inputs, &mut state, &mut |id, x| {
-                if let Some(s) = ops.get(&id).and_then(|op| noise.sigma_of(op, x)) {
-                    gauss.add(x, s);
-                }
-            })
-            .map_err(plan_error)?;
-        let row = logits(&outputs);
-        next = argmax(&row);
-        rows.push(row);
-        let millis = start.elapsed().as_secs_f64() * 1e3;
-        tokens.push(TokenReport {
-            position,
-            token,
-            millis,
-            server_millis: millis,
-            bootstraps: counts.bootstraps,
-            rotations: counts.rotations,
-            key_switches: counts.rotations + counts.relinearizations,
-        });
-        progress(Progress::Token(&tokens[position]));
-    }
+    let (generated, rows, tokens) =
+        greedy(prompt, steps, stop_at, &mut progress, |position, token| {
+            let start = std::time::Instant::now();
+            let inputs =
+                step_inputs(module, plan.weights(), token, position).map_err(plan_error)?;
+            let outputs = interp
+                .run_observed(&inputs, &mut state, &mut |id, x| {
+                    if let Some(s) = ops.get(&id).and_then(|op| noise.sigma_of(op, x)) {
+                        gauss.add(x, s);
+                    }
+                })
+                .map_err(plan_error)?;
+            let millis = start.elapsed().as_secs_f64() * 1e3;
+            let report = TokenReport {
+                position,
+                token,
+                millis,
+                server_millis: millis,
+                bootstraps: counts.bootstraps,
+                rotations: counts.rotations,
+                key_switches: counts.rotations + counts.relinearizations,
+            };
+            Ok((logits(&outputs), report))
+        })?;
     Ok(GenerationReport {
         generated_ids: generated,
         logits: rows,
