@@ -117,45 +117,42 @@ pub fn generate(
     let server_setup_ms = ms(start);
 
     progress(Progress::Started { steps });
-    let (generated, rows, tokens) =
-        greedy(prompt, steps, stop_at, &mut progress, |position, token| {
-            let start = Instant::now();
-            let inputs =
-                step_inputs(plan.module(), plan.weights(), token, position).map_err(plan_error)?;
-            let request = client.step_request(&io, position as u32, &inputs)?;
-            let reply = client.read_reply(&io, &server.step(&request)?)?;
-            let stats = reply.stats.unwrap_or_default();
-            let report = TokenReport {
-                position,
-                token,
-                millis: ms(start),
-                server_millis: stats.millis,
-                bootstraps: stats.bootstraps,
-                rotations: stats.rotations,
-                key_switches: stats.key_switches,
-            };
-            Ok((logits(&reply.values), report))
-        })?;
+    let report = greedy(prompt, steps, stop_at, &mut progress, |position, token| {
+        let start = Instant::now();
+        let inputs =
+            step_inputs(plan.module(), plan.weights(), token, position).map_err(plan_error)?;
+        let request = client.step_request(&io, position as u32, &inputs)?;
+        let reply = client.read_reply(&io, &server.step(&request)?)?;
+        let stats = reply.stats.unwrap_or_default();
+        let report = TokenReport {
+            position,
+            token,
+            millis: ms(start),
+            server_millis: stats.millis,
+            bootstraps: stats.bootstraps,
+            rotations: stats.rotations,
+            key_switches: stats.key_switches,
+        };
+        Ok((logits(&reply.values), report))
+    })?;
     Ok(GenerationReport {
-        generated_ids: generated,
-        logits: rows,
-        tokens,
         keygen_ms,
         evaluation_key_bytes,
         server_setup_ms,
+        ..report
     })
 }
 
 /// The greedy loop of [`generate`] and [`super::simulate`]: feeds the prompt, then each arg max, for
 /// `steps` tokens in all or until `stop_at` is generated (not fed). `step(position, token)` runs one
-/// token and returns its logits and report. Returns the generated ids, the logits rows and the reports.
+/// token and returns its logits and report. The report's key and setup fields are left at zero.
 pub(super) fn greedy(
     prompt: &[u32],
     steps: usize,
     stop_at: Option<u32>,
     mut progress: impl FnMut(Progress),
     mut step: impl FnMut(usize, u32) -> Result<(Vec<f64>, TokenReport)>,
-) -> Result<(Vec<u32>, Vec<Vec<f64>>, Vec<TokenReport>)> {
+) -> Result<GenerationReport> {
     let (mut generated, mut rows, mut tokens) = (Vec::new(), Vec::new(), Vec::new());
     let mut next = prompt.first().copied().unwrap_or_default();
     for position in 0..steps {
@@ -174,5 +171,12 @@ pub(super) fn greedy(
         tokens.push(report);
         progress(Progress::Token(&tokens[position]));
     }
-    Ok((generated, rows, tokens))
+    Ok(GenerationReport {
+        generated_ids: generated,
+        logits: rows,
+        tokens,
+        keygen_ms: 0.0,
+        evaluation_key_bytes: 0,
+        server_setup_ms: 0.0,
+    })
 }

@@ -169,37 +169,27 @@ pub fn simulate(
     let steps = prompt.len() + max_new_tokens;
     progress(Progress::Started { steps });
     let mut state = KvState::default();
-    let (generated, rows, tokens) =
-        greedy(prompt, steps, stop_at, &mut progress, |position, token| {
-            let start = std::time::Instant::now();
-            let inputs =
-                step_inputs(module, plan.weights(), token, position).map_err(plan_error)?;
-            let outputs = interp
-                .run_observed(&inputs, &mut state, &mut |id, x| {
-                    if let Some(s) = ops.get(&id).and_then(|op| noise.sigma_of(op, x)) {
-                        gauss.add(x, s);
-                    }
-                })
-                .map_err(plan_error)?;
-            let millis = start.elapsed().as_secs_f64() * 1e3;
-            let report = TokenReport {
-                position,
-                token,
-                millis,
-                server_millis: millis,
-                bootstraps: counts.bootstraps,
-                rotations: counts.rotations,
-                key_switches: counts.rotations + counts.relinearizations,
-            };
-            Ok((logits(&outputs), report))
-        })?;
-    Ok(GenerationReport {
-        generated_ids: generated,
-        logits: rows,
-        tokens,
-        keygen_ms: 0.0,
-        evaluation_key_bytes: 0,
-        server_setup_ms: 0.0,
+    greedy(prompt, steps, stop_at, &mut progress, |position, token| {
+        let start = std::time::Instant::now();
+        let inputs = step_inputs(module, plan.weights(), token, position).map_err(plan_error)?;
+        let outputs = interp
+            .run_observed(&inputs, &mut state, &mut |id, x| {
+                if let Some(s) = ops.get(&id).and_then(|op| noise.sigma_of(op, x)) {
+                    gauss.add(x, s);
+                }
+            })
+            .map_err(plan_error)?;
+        let millis = start.elapsed().as_secs_f64() * 1e3;
+        let report = TokenReport {
+            position,
+            token,
+            millis,
+            server_millis: millis,
+            bootstraps: counts.bootstraps,
+            rotations: counts.rotations,
+            key_switches: counts.rotations + counts.relinearizations,
+        };
+        Ok((logits(&outputs), report))
     })
 }
 
