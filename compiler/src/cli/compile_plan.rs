@@ -191,9 +191,18 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
         );
     }
     out.line(format_args!(
-        "calibration: {} tokens from {source}",
+        "calibration: {tokens} tokens in {} sequence(s) from {source}",
         ids.len()
     ));
+    match &tokenizer {
+        Ok(spec) => out.line(format_args!(
+            "tokenizer: carried in the plan (beginning of sequence {:?}, end {:?})",
+            spec.bos, spec.eos
+        )),
+        Err(why) => out.line(format_args!(
+            "tokenizer: none ({why}); the plan takes token ids only"
+        )),
+    }
     if risks.is_empty() {
         out.line(format_args!("out-of-range risk: low (tokens of the second half stay inside intervals fitted on the first half)"));
     }

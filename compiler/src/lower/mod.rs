@@ -6,7 +6,8 @@
 //!   the diagonal method (`D` diagonals per product) and one KV chunk per token.
 //!
 //! One file per concept: [`geometry`] (the layouts), [`matvec`], [`norm`], [`attention`] (RoPE, KV cache,
-//! softmax), [`activation`] (polynomials and Newton steps), [`chebyshev`], [`emit`], [`params`]. The
+//! softmax), [`activation`] (polynomials and Newton steps), [`chebyshev`], [`range`] (the scaled units
+//! that keep every ciphertext where bootstrapping refreshes it), [`emit`], [`params`]. The
 //! driver here walks the tensor IR, then runs `bootstrap-placement` (which ends with `rescale-insertion`),
 //! `dead-code-elimination` and `rotation-key-collection` (see `docs/design/packing.md`).
 
