@@ -30,7 +30,11 @@ fn outlier_model() -> Module {
 }
 
 fn check(m: &Module) {
-    let cal = observe(m, &[CALIBRATION.to_vec()]).unwrap();
+    check_with(m, &[CALIBRATION.to_vec()]);
+}
+
+fn check_with(m: &Module, calibration: &[Vec<u32>]) {
+    let cal = observe(m, calibration).unwrap();
     let set = params::by_name("N16_BOOT").unwrap();
     let input = m
         .nodes
@@ -82,4 +86,36 @@ fn outlier_channels_stay_in_range_and_keep_the_reference_tokens() {
 #[test]
 fn one_layer_of_the_outlier_model_stays_in_range_and_keeps_its_tokens() {
     check(&truncate_layers(&outlier_model(), 1).unwrap());
+}
+
+/// An attention sink: token 1, always first, with an embedding row 200 times the others', so the first
+/// position's sums of squares are 4·10^4 times the rest. The first position gets its own RMSNorm units
+/// (the client's first-position indicator is an input), and the tokens stay the reference's.
+#[test]
+fn a_first_position_sink_gets_its_own_units_and_keeps_the_reference_tokens() {
+    let mut m = outlier_model();
+    let w = m.weights.get_mut("embed_tokens").unwrap();
+    let cols = w.shape[1];
+    for v in &mut w.data.as_mut().unwrap()[cols..2 * cols] {
+        *v *= 200.0;
+    }
+    let calibration: Vec<Vec<u32>> = CALIBRATION.chunks(4).map(|c| [&[1], c].concat()).collect();
+    check_with(&m, &calibration);
+    let cal = observe(&m, &calibration).unwrap();
+    let opts = Options {
+        strategy: Strategy::Cachemir,
+        params: params::by_name("N16_BOOT").unwrap(),
+        slots: None,
+        max_context: 16,
+        cache_level: None,
+    };
+    let lowered = lower::lower(&m, &cal, &opts).unwrap();
+    let inputs = lowered.module.op_ids().filter(|&id| {
+        matches!(&lowered.module.op(id).op, cachemir_ir::fhe::Op::Input { name } if name == "pos.first")
+    });
+    assert_eq!(
+        inputs.count(),
+        1,
+        "the first-position indicator is an input"
+    );
 }

@@ -50,6 +50,10 @@ pub struct GenerateArgs {
     /// Seed of the simulated errors.
     #[arg(long, default_value_t = 1, requires = "simulate")]
     seed: u64,
+    /// Simulate bootstrapping at this precision (mean bits for inputs in [-1, 1]) instead of the
+    /// engine's measured one: how much precision a plan needs.
+    #[arg(long, requires = "simulate")]
+    bootstrap_bits: Option<f64>,
 }
 
 /// Runs the generation and prints its report.
@@ -96,7 +100,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let keygen = spinner();
     keygen.set_message("generating the evaluation keys");
     let mut bar: Option<ProgressBar> = None;
-    let noise = NoiseModel::for_module(plan.module());
+    let mut noise = NoiseModel::for_module(plan.module());
+    if let Some(bits) = args.bootstrap_bits {
+        noise.bootstrap_bits = bits;
+    }
     let report = pool.install(|| {
         let run = |progress: &mut dyn FnMut(Progress)| {
             if args.simulate {
