@@ -160,7 +160,12 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
     let report = lowered.report();
     let total = report.total();
     let risks = held_out_risks(tensor, &ids)?;
-    let boots = bootstrap_inputs(&lowered.module, &lowered.weights, &ids)?;
+    // The plan's position tables end at the context length: longer sequences are measured up to it.
+    let within: Vec<Vec<u32>> = ids
+        .iter()
+        .map(|s| s[..s.len().min(a.max_context)].to_vec())
+        .collect();
+    let boots = bootstrap_inputs(&lowered.module, &lowered.weights, &within)?;
     let node_label = |op| {
         lowered.tensor_node(op).map(|n| {
             let keyword = tensor.nodes[NodeId::from_index(n as u32)].op.keyword();
