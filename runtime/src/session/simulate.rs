@@ -19,12 +19,11 @@
 use super::generate::{greedy, GenerationReport, Progress, TokenReport};
 use crate::{Result, RuntimeError};
 use cachemir_ir::fhe::interp::{Interpreter, KvState};
-use cachemir_ir::fhe::{Module, Op, OpId, Type};
+use cachemir_ir::fhe::{Module, Op, Type};
 use cachemir_ir::plan::client::{logits, step_inputs};
 use cachemir_ir::plan::Plan;
 use cachemir_kernels::Sampler;
 use num_complex::Complex64;
-use std::collections::BTreeMap;
 
 /// Mean absolute errors of the engine's operations, in bits (`2^−bits`).
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -136,7 +135,9 @@ impl Gaussian {
 }
 
 /// Greedy generation as [`super::generate`] does it, on the cleartext interpreter with `noise` injected
-/// (seeded by `seed`, so a run reproduces). The report's timings are the interpreter's.
+/// (seeded by `seed`, so a run reproduces). The report's timings are the interpreter's, and its counts
+/// are the plan's `bootstrap`, `rotate` and `relinearize` ops (a linear transform's rotations, which the
+/// executor counts, are not).
 pub fn simulate(
     plan: &Plan,
     prompt: &[u32],
@@ -160,7 +161,6 @@ pub fn simulate(
     for id in module.op_ids() {
         counts.add(&module.op(id).op);
     }
-    let ops: BTreeMap<OpId, &Op> = module.op_ids().map(|id| (id, &module.op(id).op)).collect();
     let mut seed_bytes = [0u8; 32];
     seed_bytes[..8].copy_from_slice(&seed.to_le_bytes());
     let mut gauss = Gaussian {
@@ -174,7 +174,7 @@ pub fn simulate(
         let inputs = step_inputs(module, plan.weights(), token, position).map_err(plan_error)?;
         let outputs = interp
             .run_observed(&inputs, &mut state, &mut |id, x| {
-                if let Some(s) = ops.get(&id).and_then(|op| noise.sigma_of(op, x)) {
+                if let Some(s) = noise.sigma_of(&module.op(id).op, x) {
                     gauss.add(x, s);
                 }
             })
