@@ -19,6 +19,7 @@ ap.add_argument("gguf_path")
 ap.add_argument("--ids", required=True)
 ap.add_argument("--new", type=int, default=8)
 ap.add_argument("-o", "--out", required=True)
+ap.add_argument("--stats", action="store_true", help="print each position's largest residual entry and sum of squares")
 a = ap.parse_args()
 prompt = [int(t) for t in a.ids.split(",")]
 
@@ -81,6 +82,7 @@ def rope(x, heads, pos):
 
 
 cache = [([], []) for _ in range(L)]
+stats = {}  # position -> (largest |residual entry|, largest sum of squares) over the layers
 
 
 def step(tok, pos):
@@ -106,6 +108,8 @@ def step(tok, pos):
         yn = rms(x, l["fn"])
         gt = l["wg"] @ yn
         x = x + l["wd"] @ ((gt / (1 + np.exp(-gt))) * (l["wu"] @ yn))
+        m, q = stats.get(pos, (0.0, 0.0))
+        stats[pos] = (max(m, float(np.abs(x).max())), max(q, float((x * x).sum())))
     return head @ rms(x, T["output_norm.weight"])
 
 
@@ -147,3 +151,6 @@ json.dump({
     "first_logits": [float(v) for v in logits[0][:16]],
 }, open(a.out, "w"), indent=1)
 print(",".join(map(str, gen)))
+if a.stats:
+    for pos, (m, q) in sorted(stats.items()):
+        print(f"position {pos}: largest |residual| {m:.1f}, largest sum of squares {q:.3g}")
