@@ -4,6 +4,8 @@
 //! - [`fhe`]: the FHE IR, packed CKKS ciphertexts with level, scale and layout in every value's type.
 //! - [`plan`]: the `.plan` file, the only contract between the compile side and the run side.
 //! - [`params`]: the CKKS parameter literal shared by compiler and runtime.
+//! - [`embedding`] and [`bootstrap_sine`]: how CKKS lays slot values into a polynomial, and what
+//!   bootstrapping's sine does to them (the compiler's calibration and the runtime's simulation).
 //! - [`text`]: the text-form entry point ([`text::TextForm`]) and the lexer both IRs share.
 //! - [`weights`]: the plaintext numbers the FHE IR refers to by name.
 //! - [`arena`]: typed arenas and side tables shared by both IRs.
@@ -11,6 +13,8 @@
 //! Audience: pass writers (read [`fhe`] and [`tensor`]), the runtime (reads [`plan`]).
 
 pub mod arena;
+pub mod bootstrap_sine;
+pub mod embedding;
 pub mod fhe;
 pub mod params;
 pub mod plan;

@@ -4,16 +4,18 @@
 //! 12 × 60-bit bootstrapping levels (SlotsToCoeffs 2, EvalMod 8, CoeffsToSlots 2), scale 2^40.
 //! Values uniform in [−1, 1] (real and imaginary parts).
 
+use cachemir_ir::bootstrap_sine;
 use cachemir_kernels::CpuBackend;
 use cachemir_runtime::approx::Chebyshev;
-use cachemir_runtime::ckks::bootstrap::bench;
 use cachemir_runtime::ckks::bootstrap::eval_mod::EvalMod;
+use cachemir_runtime::ckks::bootstrap::{bench, message_ratio::message_ratio};
 use cachemir_runtime::ckks::bootstrap::{BootstrapConfig, Bootstrapper};
 use cachemir_runtime::ckks::{
-    Decryptor, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters, ParametersLiteral,
-    SecretDistribution,
+    Decryptor, Embedding, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters,
+    ParametersLiteral, SecretDistribution,
 };
 use cachemir_runtime::RuntimeError;
+use num_complex::Complex64;
 use std::f64::consts::PI;
 use std::path::Path;
 use std::sync::Arc;
@@ -163,6 +165,53 @@ fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
         without.bootstrap(&oa, boot),
         Err(RuntimeError::MissingEncapsulationKeys)
     ));
+}
+
+/// Large inputs: bootstrapping's error is then EvalMod's sine distortion, which
+/// `cachemir_ir::bootstrap_sine::apply` predicts slot by slot; what it leaves is the noise floor.
+#[test]
+fn the_sine_distortion_predicts_the_error_of_large_inputs() {
+    let lit = ParametersLiteral {
+        log_n: 10,
+        log_q: [60, 40, 40].into_iter().chain([60; 12]).collect(),
+        log_p: vec![61, 61, 61],
+        log_default_scale: 40,
+        secret: SecretDistribution::Dense,
+    };
+    let params = Arc::new(Parameters::new(lit).unwrap());
+    let encoder = Encoder::new(params.clone(), CpuBackend);
+    let slots = params.max_slots();
+    let ratio_bits = 8;
+    let config = BootstrapConfig {
+        log_message_ratio: ratio_bits,
+        ..config(slots)
+    };
+    let boot = Bootstrapper::new(&encoder, config.clone()).unwrap();
+    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
+    let sk = kg.secret_key();
+    let keys = Arc::new(kg.bootstrapping_keys(&sk, &[config], &[]).unwrap());
+    let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());
+    let decryptor = Decryptor::new(params.clone(), CpuBackend, sk);
+    let eval = Evaluator::new(params.clone(), CpuBackend, keys);
+
+    let amplitude = 8.0;
+    let z: Vec<_> = random(slots, 5).iter().map(|v| v * amplitude).collect();
+    let ct = encryptor.encrypt(&encoder.encode(&z, 0, params.default_scale()).unwrap());
+    let got = encoder.decode(&decryptor.decrypt(&eval.bootstrap(&ct, &boot).unwrap()));
+    let (ratio, _) = message_ratio(params.q()[0] as f64, ct.scale(), ratio_bits);
+    let mut predicted = z.clone();
+    bootstrap_sine::apply(&mut predicted, ratio, &Embedding::new(slots));
+    let mean = |a: &[Complex64], b: &[Complex64]| {
+        a.iter().zip(b).map(|(x, y)| (x - y).norm()).sum::<f64>() / slots as f64
+    };
+    let (error, unexplained) = (mean(&got, &z), mean(&got, &predicted));
+    eprintln!(
+        "amplitude {amplitude}: error {:.1} bits, {:.1} bits beside the predicted distortion",
+        -error.log2(),
+        -unexplained.log2()
+    );
+    assert!(error > 2f64.powi(-20), "the sine distorts: {error:e}");
+    assert!(unexplained < error / 64.0, "{unexplained:e} of {error:e}");
 }
 
 /// The bootstrappable test set the executor's tests use, configured by name.

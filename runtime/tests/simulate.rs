@@ -34,12 +34,13 @@ fn without_errors_it_is_the_cleartext_loop_and_with_them_close_to_it() {
         key_switch_bits: f64::INFINITY,
         product_bits: f64::INFINITY,
         bootstrap_bits: f64::INFINITY,
+        message_ratio: f64::INFINITY,
     };
     let clear = simulate(&plan, &[5, 9], 3, None, &exact, 1, |_| ()).unwrap();
     assert_eq!(clear.generated_ids, want);
     assert_eq!(clear.logits, want_rows);
     let noise = NoiseModel::for_module(plan.module());
-    assert_eq!(noise.bootstrap_bits, 26.2, "the INSECURE_N12_BOOT figure");
+    assert_eq!(noise.bootstrap_bits, 27.5, "the INSECURE_N12_BOOT figure");
     let noisy = simulate(&plan, &[5, 9], 3, None, &noise, 7, |_| ()).unwrap();
     assert_eq!(noisy.generated_ids, want);
     let dev = noisy

@@ -1,16 +1,15 @@
 //! The CKKS encoder: complex (or real) slot vectors ↔ plaintext polynomials through the canonical
-//! embedding, computed with the "special FFT" over the rotation group `5^j mod 2N`.
+//! embedding ([`Embedding`]).
 //!
 //! Slot `j` of a full packing (N/2 slots) is the evaluation of `m(X)/Δ` at `ζ^{5^j}`, `ζ = e^{iπ/N}`.
 //! A sparse packing of `n < N/2` slots uses the subring `Z[X^{N/2n}]`: the same slots repeat with
 //! period `n`, so rotations act cyclically on the `n` values.
 
-use super::{Parameters, Plaintext};
+use super::{Embedding, Parameters, Plaintext};
 use crate::{Result, RuntimeError};
 use cachemir_kernels::{Backend, Modulus, RnsPoly};
 use num_complex::Complex64;
 use rayon::prelude::*;
-use std::f64::consts::PI;
 use std::sync::Arc;
 
 /// Encodes and decodes slot vectors for one parameter set.
@@ -18,10 +17,7 @@ use std::sync::Arc;
 pub struct Encoder<B: Backend> {
     params: Arc<Parameters>,
     backend: B,
-    /// `5^j mod 2N` for `j < N/2`.
-    rot_group: Vec<usize>,
-    /// `e^{2πik/2N}` for `k ≤ 2N`.
-    roots: Vec<Complex64>,
+    embedding: Embedding,
 }
 
 /// The residue of the integer nearest to `v` modulo `m`, exact for any finite `v` (values beyond
@@ -74,21 +70,11 @@ pub(crate) fn coeffs_to_poly_over<B: Backend>(
 impl<B: Backend> Encoder<B> {
     /// An encoder for `params`, running ring operations on `backend`.
     pub fn new(params: Arc<Parameters>, backend: B) -> Self {
-        let m = 2 * params.n();
-        let mut rot_group = Vec::with_capacity(params.max_slots());
-        let mut g = 1usize;
-        for _ in 0..params.max_slots() {
-            rot_group.push(g);
-            g = g * 5 % m;
-        }
-        let roots = (0..=m)
-            .map(|k| Complex64::from_polar(1.0, 2.0 * PI * k as f64 / m as f64))
-            .collect();
+        let embedding = Embedding::new(params.max_slots());
         Self {
             params,
             backend,
-            rot_group,
-            roots,
+            embedding,
         }
     }
 
@@ -103,50 +89,6 @@ impl<B: Backend> Encoder<B> {
             return Err(RuntimeError::InvalidSlots { slots, max });
         }
         Ok(())
-    }
-
-    /// Slot values → the coefficients of the embedding preimage (inverse special FFT, in place).
-    fn special_ifft(&self, vals: &mut [Complex64]) {
-        let size = vals.len();
-        let m = 2 * self.params.n();
-        let mut len = size;
-        while len >= 2 {
-            let (half, lenq) = (len / 2, 4 * len);
-            for block in vals.chunks_exact_mut(len) {
-                for j in 0..half {
-                    let idx = (lenq - self.rot_group[j] % lenq) * (m / lenq);
-                    let u = block[j] + block[j + half];
-                    let v = (block[j] - block[j + half]) * self.roots[idx];
-                    block[j] = u;
-                    block[j + half] = v;
-                }
-            }
-            len /= 2;
-        }
-        bit_reverse(vals);
-        let inv = 1.0 / size as f64;
-        vals.iter_mut().for_each(|v| *v *= inv);
-    }
-
-    /// Coefficients of the embedding preimage → slot values (special FFT, in place).
-    fn special_fft(&self, vals: &mut [Complex64]) {
-        let size = vals.len();
-        let m = 2 * self.params.n();
-        bit_reverse(vals);
-        let mut len = 2;
-        while len <= size {
-            let (half, lenq) = (len / 2, 4 * len);
-            for block in vals.chunks_exact_mut(len) {
-                for j in 0..half {
-                    let idx = (self.rot_group[j] % lenq) * (m / lenq);
-                    let u = block[j];
-                    let v = block[j + half] * self.roots[idx];
-                    block[j] = u + v;
-                    block[j + half] = u - v;
-                }
-            }
-            len *= 2;
-        }
     }
 
     /// Encodes `values` (a power-of-two count ≤ N/2) at `level` and `scale`.
@@ -189,7 +131,7 @@ impl<B: Backend> Encoder<B> {
             });
         }
         let mut vals = values.to_vec();
-        self.special_ifft(&mut vals);
+        self.embedding.to_coefficients(&mut vals);
         let n = self.params.n();
         let gap = n / 2 / slots;
         let mut coeffs = vec![0f64; n];
@@ -253,22 +195,8 @@ impl<B: Backend> Encoder<B> {
         let mut vals: Vec<Complex64> = (0..pt.slots)
             .map(|i| Complex64::new(coeffs[i * gap], coeffs[n / 2 + i * gap]) / pt.scale)
             .collect();
-        self.special_fft(&mut vals);
+        self.embedding.to_slots(&mut vals);
         vals
-    }
-}
-
-fn bit_reverse(vals: &mut [Complex64]) {
-    let n = vals.len();
-    let bits = n.trailing_zeros();
-    if bits == 0 {
-        return;
-    }
-    for i in 0..n {
-        let j = i.reverse_bits() >> (usize::BITS - bits);
-        if i < j {
-            vals.swap(i, j);
-        }
     }
 }
 
@@ -277,6 +205,7 @@ mod tests {
     use super::super::Parameters;
     use super::*;
     use cachemir_kernels::CpuBackend;
+    use std::f64::consts::PI;
 
     fn encoder() -> Encoder<CpuBackend> {
         Encoder::new(

@@ -16,6 +16,7 @@ mod plaintext;
 pub mod poly_eval;
 pub mod serialize;
 
+pub use cachemir_ir::embedding::Embedding;
 pub use ciphertext::Ciphertext;
 pub use decryptor::Decryptor;
 pub use encoder::Encoder;

@@ -10,14 +10,16 @@
 //! - a relinearized product with its rescale: 31.4 / 30.4 bits; a polynomial, that times the sum of its
 //!   Chebyshev coefficients' magnitudes (each basis value carries a product's error into the sum);
 //! - a BSGS linear transform: one rotation's error times the square root of its diagonals;
-//! - a bootstrap: its measured precision at the slot count (`N16_BOOT`: 21.8 bits at 2^15 slots … 25.2 at
-//!   2^10; `INSECURE_N12_BOOT`: 26.2) for inputs uniform in `[−1, 1]`, times the cube of the input's
-//!   amplitude beyond 1 (`--amplitude A` at `INSECURE_N12_BOOT` loses `3·log2 A` bits: 23.4 at 2, 20.3 at 4,
-//!   14.4 at 16, 11.3 at 32). The amplitude of a vector is that of the uniform inputs with its mean
-//!   square, `√(1.5·mean |z|²)`: EvalMod works on coefficients, each a mix of all slots.
+//! - a bootstrap: EvalMod's sine applied to every coefficient of the input's preimage, exactly
+//!   ([`bootstrap_sine::apply`] at the message ratio `q_0/Δ = 2^9` bootstrapping brings its inputs
+//!   to), then the noise floor it measures
+//!   at the slot count for inputs uniform in `[−1, 1]` (`N16_BOOT`: 21.8 bits at 2^15 slots … 25.2 at
+//!   2^10; `INSECURE_N12_BOOT`: 27.5 bits, measured at amplitude 1/4 where the sine adds nothing).
 
 use super::generate::{greedy, GenerationReport, Progress, TokenReport};
 use crate::{Result, RuntimeError};
+use cachemir_ir::bootstrap_sine;
+use cachemir_ir::embedding::Embedding;
 use cachemir_ir::fhe::interp::{Interpreter, KvState};
 use cachemir_ir::fhe::{Module, Op, Type};
 use cachemir_ir::plan::client::{logits, step_inputs};
@@ -32,8 +34,10 @@ pub struct NoiseModel {
     pub key_switch_bits: f64,
     /// A relinearized product with its rescale; each level of a polynomial.
     pub product_bits: f64,
-    /// A bootstrap of inputs in `[−1, 1]`.
+    /// A bootstrap's noise floor (its error for small inputs).
     pub bootstrap_bits: f64,
+    /// The message ratio `q_0/Δ` of bootstrapping's sine (infinite: no distortion).
+    pub message_ratio: f64,
 }
 
 /// Bootstrapping precision (mean bits) at `N16_BOOT` by log2 of the slot count, from
@@ -61,7 +65,8 @@ impl NoiseModel {
             return Self {
                 key_switch_bits: 34.4,
                 product_bits: 30.4,
-                bootstrap_bits: 26.2,
+                bootstrap_bits: 27.5,
+                message_ratio: bootstrap_sine::MESSAGE_RATIO,
             };
         }
         let slots = module.op_ids().find_map(|id| match &module.op(id).op {
@@ -80,6 +85,7 @@ impl NoiseModel {
             key_switch_bits: 32.9,
             product_bits: 31.4,
             bootstrap_bits,
+            message_ratio: bootstrap_sine::MESSAGE_RATIO,
         }
     }
 
@@ -89,7 +95,7 @@ impl NoiseModel {
     }
 
     /// The error `op` adds to its result `x` (standard deviation per real component), if any.
-    fn sigma_of(&self, op: &Op, x: &[Complex64]) -> Option<f64> {
+    fn sigma_of(&self, op: &Op) -> Option<f64> {
         let key_switch = Self::sigma(self.key_switch_bits);
         match op {
             Op::Input { .. } | Op::Rotate { .. } | Op::Conjugate { .. } => Some(key_switch),
@@ -103,12 +109,7 @@ impl NoiseModel {
             Op::LinearTransform { offsets, .. } => {
                 Some(key_switch * (offsets.len().max(1) as f64).sqrt())
             }
-            Op::Bootstrap { .. } => {
-                let mean_square =
-                    x.iter().map(|z| z.norm_sqr()).sum::<f64>() / x.len().max(1) as f64;
-                let amplitude = (1.5 * mean_square).sqrt().max(1.0);
-                Some(Self::sigma(self.bootstrap_bits) * amplitude.powi(3))
-            }
+            Op::Bootstrap { .. } => Some(Self::sigma(self.bootstrap_bits)),
             _ => None,
         }
     }
@@ -168,13 +169,18 @@ pub fn simulate(
     };
     let steps = prompt.len() + max_new_tokens;
     progress(Progress::Started { steps });
+    let embedding = Embedding::new(module.params.max_slots() as usize);
     let mut state = KvState::default();
     greedy(prompt, steps, stop_at, &mut progress, |position, token| {
         let start = std::time::Instant::now();
         let inputs = step_inputs(module, plan.weights(), token, position).map_err(plan_error)?;
         let outputs = interp
             .run_observed(&inputs, &mut state, &mut |id, x| {
-                if let Some(s) = noise.sigma_of(&module.op(id).op, x) {
+                let op = &module.op(id).op;
+                if matches!(op, Op::Bootstrap { .. }) && noise.message_ratio.is_finite() {
+                    bootstrap_sine::apply(x, noise.message_ratio, &embedding);
+                }
+                if let Some(s) = noise.sigma_of(op) {
                     gauss.add(x, s);
                 }
             })

@@ -38,6 +38,7 @@ pub mod bench;
 pub mod dft;
 pub mod eval_mod;
 pub mod key_cache;
+pub mod message_ratio;
 mod mod_raise;
 
 use super::encoder::coeffs_to_poly;
@@ -72,9 +73,11 @@ pub struct BootstrapConfig {
     pub output_scale: f64,
     /// Slots `n` of the ciphertexts to refresh (a power of two ≤ N/2).
     pub slots: usize,
-    /// log2 of `q_0/Δ` at ModRaise: a level-0 input with a smaller scale is first multiplied by a
-    /// power of two up to this ratio. Smaller ratios amplify EvalMod's error less (the output error
-    /// is EvalMod's times `q_0/(2πΔ)`); the sine's non-linearity costs a relative `(2π·2^{−r})²/6`.
+    /// EvalMod is fitted for `|ε| ≤ 2^{−log_message_ratio}`; a level-0 input is first multiplied by
+    /// the power of two that brings `q_0/Δ` nearest to `2^{log_message_ratio+1}`
+    /// ([`message_ratio::message_ratio`]). Smaller ratios amplify EvalMod's error less (the output
+    /// error is EvalMod's times `q_0/(2πΔ)`); the sine's non-linearity costs a coefficient `c` a
+    /// relative `(2π·c·Δ/q_0)²/6` ([`cachemir_ir::bootstrap_sine`]).
     pub log_message_ratio: u32,
     /// Levels for CoeffsToSlots (1 ..= log2 n; the butterfly stages are merged into this many).
     pub cts_budget: usize,
@@ -104,7 +107,7 @@ impl BootstrapConfig {
     /// for `slots` slots: an ephemeral secret of Hamming weight 32 with `K = 13` (exceeded with
     /// probability 2^−53 per bootstrap, module docs), the degree-31 sine with 3 double-angle steps
     /// (8 levels), the DFT
-    /// budgets of the set, `q_0/Δ = 2^8` at ModRaise (see `docs/design/ckks.md` for the trade-off)
+    /// budgets of the set, `q_0/Δ ≈ 2^9` at ModRaise (see `docs/design/ckks.md` for the trade-off)
     /// and the set's default scale out.
     pub fn for_named_set(name: &str, params: &Parameters, slots: usize) -> Result<Self> {
         let levels = cachemir_ir::params::bootstrap_levels(name).ok_or_else(|| {
@@ -405,11 +408,11 @@ impl<B: Backend> Evaluator<B> {
         }
         let q0 = self.params.q()[0] as f64;
         let mut low = self.drop_to_level(ct, 0)?;
-        let headroom =
-            (q0 / low.scale()).log2().floor() as i64 - boot.config.log_message_ratio as i64;
+        let (_, headroom) =
+            message_ratio::message_ratio(q0, low.scale(), boot.config.log_message_ratio);
         if headroom > 0 {
-            low = self.mul_int(&low, 1 << headroom.min(62));
-            low.set_scale(low.scale() * (1u64 << headroom.min(62)) as f64);
+            low = self.mul_int(&low, 1i64 << headroom);
+            low.set_scale(low.scale() * (1u64 << headroom) as f64);
         }
         let delta_in = low.scale();
         let encapsulation = match boot.config.ephemeral_hamming_weight {
