@@ -10,17 +10,21 @@
 //!   `q·mean` common to a head's scores, and the centered scores span a much smaller range.
 //! - Scores of chunk `c`: `q` replicated within its groups of `K` slots (`log2 K` rotations), one ct×ct
 //!   product with the chunk, `log2 hd` rotations summing each head → `slot[(h·hd)·K + j]`; a head mask
-//!   clears the other slots; `exp(scale·s)` by a polynomial; the client's validity mask of the chunk
-//!   (1 for tokens `≤ p`) zeroes unwritten tokens.
+//!   clears the other slots. Score groups: up to `hd/2` chunks share one ciphertext, chunk `i` of a
+//!   group moved to `slot[(h·hd)·K + i·K + j]` (power-of-two rotations by multiples of `K`), so
+//!   `exp(scale·s)`, the client's validity mask of the group (1 for tokens `≤ p`, zero for unwritten
+//!   ones) and every softmax round below run once per group, not once per chunk.
 //! - Softmax without a maximum ([`Softmax`]): `y = exp(scale·s / 2^r)` (a gentle polynomial), then
 //!   `y ← y / Σy` and `r` rounds of `y ← y² / Σy²`, which ends at `exp(scale·s) / Σ exp(scale·s)` while
 //!   every sum stays in a range fixed by the context length (no calibration of denominators, no overflow).
-//!   A sum over all chunks and the `K` token slots of a head block is a window of `2K` (`log2 2K`
-//!   rotations) and a head mask; its inverse is a polynomial plus Newton steps. Only the last
+//!   A sum over all groups and the `W` token slots of a head block (a group's width rounded up to a
+//!   power of two) is a window of `2W` (`log2 2W` rotations) and a head mask; its inverse is a
+//!   polynomial plus Newton steps. Only the last
 //!   normalization must be accurate: the earlier ones leave a factor common to the head, which the next
 //!   one cancels, so they are one rough polynomial each ([`Softmax::new`]).
-//! - `softmax·V`: per chunk, the weights broadcast over the head (`log2 hd`) times the V chunk; the sum over
-//!   chunks is reduced over tokens (`log2 K`) and masked to the stride.
+//! - `softmax·V`: per chunk, its weights (rotated out of the group and masked, when the group holds
+//!   more than one chunk) broadcast over the head (`log2 hd`) times the V chunk; the sum over chunks is
+//!   reduced over tokens (`log2 K`) and masked to the stride.
 //!   The result is strided, the input layout of the output projection.
 //!
 //! Position-dependent values come from the client as inputs, each row `p` of a plan table
@@ -59,6 +63,27 @@ impl Heads {
     /// KV chunks per cache.
     pub fn chunks(&self, geo: &Geometry) -> u32 {
         self.max_context.div_ceil(geo.k as usize) as u32
+    }
+
+    /// Chunks whose scores share one ciphertext (a score group): side by side, `K` token slots each,
+    /// in every head block of `hd·K` slots, as many as leave room for the normalization's window
+    /// (twice the group's width rounded up to a power of two) inside the block.
+    fn chunks_per_group(&self, geo: &Geometry) -> u32 {
+        self.chunks(geo).min(self.head_dim as u32 / 2).max(1)
+    }
+
+    /// The chunks of each score group.
+    fn score_groups(&self, geo: &Geometry) -> Vec<std::ops::Range<u32>> {
+        let (chunks, per) = (self.chunks(geo), self.chunks_per_group(geo));
+        (0..chunks.div_ceil(per))
+            .map(|g| g * per..(g * per + per).min(chunks))
+            .collect()
+    }
+
+    /// Slots of a head block a score group's normalization covers: its width, rounded up to a power
+    /// of two.
+    fn group_width(&self, geo: &Geometry) -> u32 {
+        (self.chunks_per_group(geo) * geo.k).next_power_of_two()
     }
 }
 
@@ -127,20 +152,24 @@ pub fn rope(
     em.add(ab, c)
 }
 
-/// The per-chunk validity inputs (created once).
+/// The validity inputs of the score groups (created once): 1 where a group holds a token `≤ p`.
 pub fn valid_inputs(em: &mut Emitter, geo: &Geometry, h: &Heads) -> Vec<ValueId> {
     let (k, s) = (geo.k as usize, geo.slots as usize);
-    (0..h.chunks(geo) as usize)
-        .map(|c| {
-            let name = format!("attn.valid.{c}");
+    h.score_groups(geo)
+        .into_iter()
+        .enumerate()
+        .map(|(g, chunks)| {
+            let name = format!("attn.valid.{g}");
             em.weight(&format!("client.{name}"), || {
                 (0..h.max_context)
                     .map(|p| {
                         let mut row = vec![0.0; s];
                         for head in 0..h.heads {
-                            for j in 0..k {
-                                if c * k + j <= p {
-                                    row[head * h.head_dim * k + j] = 1.0;
+                            for (i, c) in chunks.clone().enumerate() {
+                                for j in 0..k {
+                                    if c as usize * k + j <= p {
+                                        row[head * h.head_dim * k + i * k + j] = 1.0;
+                                    }
                                 }
                             }
                         }
@@ -158,8 +187,6 @@ pub fn valid_inputs(em: &mut Emitter, geo: &Geometry, h: &Heads) -> Vec<ValueId>
         })
         .collect()
 }
-
-const HEAD_MASK: &str = "mask.head";
 
 /// The softmax approximation: `exp(scale·s / 2^squarings)` on the calibrated score interval, then
 /// normalization and `squarings` rounds of squaring and renormalizing, which yields
@@ -217,20 +244,35 @@ impl Softmax {
 /// reduction over tokens, then the output projection and its mask.
 pub const VALUE_CACHE_LEVEL: u32 = 4;
 
-/// `1 − mask.head`.
-const HEAD_FILL: &str = "mask.head.fill";
-
-fn head_mask(em: &mut Emitter, geo: &Geometry, h: &Heads) {
+/// The mask of the first `width` slots of every head block and its complement, named by `width`.
+fn head_mask(em: &mut Emitter, geo: &Geometry, h: &Heads, width: u32) -> (String, String) {
     let (k, s) = (geo.k as usize, geo.slots as usize);
     let mut row = vec![0.0; s];
     for head in 0..h.heads {
-        for j in 0..k {
+        for j in 0..width as usize {
             row[head * h.head_dim * k + j] = 1.0;
         }
     }
     let fill: Vec<f64> = row.iter().map(|m| 1.0 - m).collect();
-    em.weight(HEAD_MASK, || vec![row]);
-    em.weight(HEAD_FILL, || vec![fill]);
+    let (mask, complement) = (
+        format!("mask.head.{width}"),
+        format!("mask.head.fill.{width}"),
+    );
+    em.weight(&mask, || vec![row]);
+    em.weight(&complement, || vec![fill]);
+    (mask, complement)
+}
+
+/// `x` rotated by `blocks·K` slots (left for positive `blocks`), in power-of-two steps of `K`, whose
+/// keys the head sums and broadcasts already need.
+fn rotate_blocks(em: &mut Emitter, geo: &Geometry, mut x: ValueId, blocks: i64) -> ValueId {
+    for t in 0..63 {
+        if blocks.unsigned_abs() >> t & 1 == 1 {
+            let step = blocks.signum() * (i64::from(geo.k) << t);
+            x = em.rotate(x, step, Layout::Opaque);
+        }
+    }
+    x
 }
 
 fn broadcast_head(em: &mut Emitter, geo: &Geometry, h: &Heads, mut v: ValueId) -> ValueId {
@@ -292,24 +334,35 @@ pub fn attention(
     };
     em.kv_append(&kname, k);
     em.kv_append(&vname, v);
-    head_mask(em, geo, h);
+    let (chunk_mask, _) = head_mask(em, geo, h, geo.k);
     let mut qrep = q;
     for t in 0..geo.log_k() {
         qrep = em.add_rotated(qrep, -(1i64 << t));
     }
+    // The scores of each group's chunks, side by side in one ciphertext, then exp and validity.
+    let groups = h.score_groups(geo);
     let mut es = Vec::new();
-    for (c, &valid_c) in valid.iter().enumerate() {
-        let kc = em.kv_read(&kname, c as u32);
-        let mut prod = em.mul(qrep, kc);
-        for t in 0..h.head_dim.trailing_zeros() {
-            prod = em.add_rotated(prod, i64::from(geo.k) << t);
+    for (chunks, &valid_g) in groups.iter().zip(valid) {
+        let mut packed = None;
+        for (i, c) in chunks.clone().enumerate() {
+            let kc = em.kv_read(&kname, c);
+            let mut prod = em.mul(qrep, kc);
+            for t in 0..h.head_dim.trailing_zeros() {
+                prod = em.add_rotated(prod, i64::from(geo.k) << t);
+            }
+            let s = em.mul_plain(prod, &chunk_mask, 0, Layout::Opaque);
+            let s = rotate_blocks(em, geo, s, -(i as i64));
+            packed = Some(match packed {
+                None => s,
+                Some(acc) => em.add(acc, s),
+            });
         }
-        let s = em.mul_plain(prod, HEAD_MASK, 0, Layout::Opaque);
-        let e = poly(em, s, &sm.exp);
-        es.push(em.mul(e, valid_c));
+        let e = poly(em, packed.expect("a group has chunks"), &sm.exp);
+        es.push(em.mul(e, valid_g));
     }
     // Normalized squaring: y ← y / Σy, then `squarings` times y ← y² / Σy².
-    es = normalize(em, geo, es, &sm.first);
+    let width = h.group_width(geo);
+    es = normalize(em, geo, h, es, &sm.first, width);
     for round in 1..=sm.squarings {
         let sq: Vec<ValueId> = es.iter().map(|&y| em.mul(y, y)).collect();
         let recip = if round == sm.squarings {
@@ -317,40 +370,60 @@ pub fn attention(
         } else {
             &sm.rest
         };
-        es = normalize(em, geo, sq, recip);
+        es = normalize(em, geo, h, sq, recip, width);
     }
     let mut num = None;
-    for (c, &e) in es.iter().enumerate() {
-        let vc = em.kv_read(&vname, c as u32);
-        let eb = broadcast_head(em, geo, h, e);
-        let p = em.mul(eb, vc);
-        num = Some(match num {
-            None => p,
-            Some(acc) => em.add(acc, p),
-        });
+    for (chunks, &e) in groups.iter().zip(&es) {
+        for (i, c) in chunks.clone().enumerate() {
+            // A chunk's weights back in the first `K` slots of each head block, alone there.
+            let w = if chunks.len() > 1 {
+                let w = rotate_blocks(em, geo, e, i as i64);
+                em.mul_plain(w, &chunk_mask, 0, Layout::Opaque)
+            } else {
+                e
+            };
+            let vc = em.kv_read(&vname, c);
+            let eb = broadcast_head(em, geo, h, w);
+            let p = em.mul(eb, vc);
+            num = Some(match num {
+                None => p,
+                Some(acc) => em.add(acc, p),
+            });
+        }
     }
     let num = num.expect("at least one chunk");
     reduce_and_mask(em, geo, num, q_dim)
 }
 
-/// Divides every chunk by the sum over all chunks and the `K` token slots of each head block.
-fn normalize(em: &mut Emitter, geo: &Geometry, es: Vec<ValueId>, recip: &Approx) -> Vec<ValueId> {
+/// Divides every score group by the sum over all groups and the first `width` slots of each head
+/// block (where the groups' tokens lie).
+fn normalize(
+    em: &mut Emitter,
+    geo: &Geometry,
+    h: &Heads,
+    es: Vec<ValueId>,
+    recip: &Approx,
+    width: u32,
+) -> Vec<ValueId> {
     let mut tot = es[0];
     for &e in &es[1..] {
         tot = em.add(tot, e);
     }
-    for t in 0..(2 * geo.k).trailing_zeros() {
+    // A window of `2·width` slots, shifted so every slot of the first `width` sees all of them.
+    for t in 0..(2 * width).trailing_zeros() {
         tot = em.add_rotated(tot, 1 << t);
     }
-    let tot = em.rotate(tot, -(i64::from(geo.k) - 1), Layout::Opaque);
-    let tot = em.mul_plain(tot, HEAD_MASK, 0, Layout::Opaque);
+    let tot = em.rotate(tot, -(i64::from(width) - 1), Layout::Opaque);
+    let (mask, fill) = head_mask(em, geo, h, width);
+    let tot = em.mul_plain(tot, &mask, 0, Layout::Opaque);
     // Slots outside the head blocks hold 0, outside the interval: fill them with 1 so the inverse stays
     // tame there (its products with those slots are zero anyway).
-    let tot = em.add_plain(tot, HEAD_FILL, 0);
+    let tot = em.add_plain(tot, &fill, 0);
     let inv = poly(em, tot, recip);
     let inv = newton_reciprocal(em, tot, inv, recip.newton_steps);
     es.iter().map(|&e| em.mul(e, inv)).collect()
 }
+
 /// A single-block vector of `q_dim` entries.
 pub fn single(x: ValueId, len: usize) -> Vector {
     Vector {
