@@ -1,7 +1,8 @@
 //! The values a lowered plan hands to bootstrapping, measured on the calibration tokens: each
 //! `bootstrap` op's largest `|slot|`, against the limit bootstrapping refreshes with full precision
-//! ([`cachemir_ir::params::bootstrap_input_limit`]). The compiler reports any op whose observed
-//! maximum, doubled as a safety margin, exceeds the limit.
+//! ([`cachemir_ir::params::bootstrap_input_limit`]), and its mean slot vector (what
+//! [`super::center_bootstraps`] takes out). The compiler reports any op whose observed maximum,
+//! doubled as a safety margin, exceeds the limit.
 
 use crate::error::{CompileError, Result};
 use cachemir_ir::fhe::interp::{Interpreter, KvState};
@@ -14,6 +15,8 @@ use std::collections::BTreeMap;
 /// One `bootstrap` op's inputs over the calibration tokens.
 #[derive(Debug, Clone, PartialEq)]
 pub struct BootstrapInput {
+    /// The `bootstrap` op.
+    pub id: OpId,
     /// The op, as the verifier names it.
     pub op: String,
     /// The op defining the bootstrapped value.
@@ -22,6 +25,8 @@ pub struct BootstrapInput {
     pub observed: f64,
     /// The full-precision limit at the input's scale.
     pub limit: f64,
+    /// The mean of each slot's real part over the calibration steps.
+    pub mean: Vec<f64>,
 }
 
 impl BootstrapInput {
@@ -32,7 +37,8 @@ impl BootstrapInput {
 }
 
 /// Feeds each sequence of `sequences` (one step per token, a fresh KV cache per sequence) through the
-/// cleartext interpreter and records every `bootstrap` op's largest input, in program order.
+/// cleartext interpreter and records every `bootstrap` op's largest input and mean input, in
+/// program order.
 pub fn bootstrap_inputs(
     module: &Module,
     weights: &Weights,
@@ -58,6 +64,8 @@ pub fn bootstrap_inputs(
     }
     let interp = Interpreter::new(module, weights).map_err(err)?;
     let mut observed: BTreeMap<_, f64> = BTreeMap::new();
+    let mut sums: BTreeMap<_, Vec<f64>> = BTreeMap::new();
+    let mut steps = 0usize;
     for seq in sequences {
         let mut state = KvState::default();
         for (position, &token) in seq.iter().enumerate() {
@@ -68,18 +76,27 @@ pub fn bootstrap_inputs(
                         let m = slots.iter().map(|z| z.norm()).fold(0.0, f64::max);
                         let e = observed.entry(id).or_insert(0.0);
                         *e = e.max(m);
+                        let sum = sums.entry(id).or_insert_with(|| vec![0.0; slots.len()]);
+                        sum.iter_mut()
+                            .zip(slots.iter())
+                            .for_each(|(s, z)| *s += z.re);
                     }
                 })
                 .map_err(err)?;
+            steps += 1;
         }
     }
     Ok(limits
         .into_iter()
         .map(|(id, (limit, source))| BootstrapInput {
+            id,
             op: op_label(module, id),
             source,
             observed: observed.get(&id).copied().unwrap_or(0.0),
             limit,
+            mean: sums.remove(&id).map_or_else(Vec::new, |sum| {
+                sum.into_iter().map(|s| s / steps.max(1) as f64).collect()
+            }),
         })
         .collect())
 }
@@ -111,9 +128,11 @@ output "y", %1
         let small = bootstrap_inputs(&module, &weights, &[vec![0, 0]]).unwrap();
         assert_eq!(small.len(), 1);
         assert_eq!((small[0].observed, small[0].limit), (1.0, 4096.0));
+        assert_eq!(small[0].mean, vec![0.5, -1.0, 0.25, 0.0]);
         assert!(!small[0].at_risk());
         let large = bootstrap_inputs(&module, &weights, &[vec![0], vec![1]]).unwrap();
         assert_eq!(large[0].observed, 3000.0);
+        assert_eq!(large[0].mean, vec![1500.25, 0.0, -0.875, 0.0]);
         assert!(large[0].at_risk());
     }
 }

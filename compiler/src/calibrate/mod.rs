@@ -8,11 +8,13 @@
 //! Newton steps after the polynomial tolerate.
 
 mod bootstrap_inputs;
+mod centering;
 mod observe;
 mod risk;
 mod text;
 
 pub use bootstrap_inputs::{bootstrap_inputs, BootstrapInput};
+pub use centering::{center_bootstraps, CENTERING_THRESHOLD};
 pub use observe::observe;
 pub use risk::{held_out_risks, Risk};
 pub use text::{passage_sequences, text_sequences, PASSAGE};

@@ -4,7 +4,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use cachemir_compiler::calibrate::{
-    bootstrap_inputs, held_out_risks, observe, passage_sequences, text_sequences, BootstrapInput,
+    bootstrap_inputs, center_bootstraps, held_out_risks, observe, passage_sequences,
+    text_sequences, BootstrapInput,
 };
 use cachemir_compiler::error::CompileError;
 use cachemir_compiler::lower::report::Counts;
@@ -177,6 +178,12 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
         .filter(|b| b.at_risk())
         .map(|b| (b, node_label(b.source)))
         .collect();
+    // Near-constant inputs lose precision in the sine; take their calibrated mean out.
+    let mut lowered = lowered;
+    let centered = center_bootstraps(&mut lowered.module, &mut lowered.weights, &boots)?;
+    cachemir_ir::fhe::verify(&lowered.module).map_err(|e| CompileError::Execute {
+        reason: format!("centering bootstraps: {e}"),
+    })?;
     let mut out = Printer { json: a.json };
     out.line(format_args!(
         "compiled {} with strategy {} at {} ({} slots, D = {}, K = {}), {} ops, {} bootstraps",
@@ -228,7 +235,7 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
         .max_by(|a, b| (a.observed / a.limit).total_cmp(&(b.observed / b.limit)))
     {
         out.line(format_args!(
-            "bootstrap inputs: largest |value| {:.3} at {} (limit {:.0} at its scale; {} of {} ops above half their limit)",
+            "bootstrap inputs: largest |value| {:.3} at {} (limit {:.0} at its scale; {} of {} ops above half their limit; {centered} centered on their calibrated mean)",
             worst.observed,
             worst.op,
             worst.limit,
@@ -300,6 +307,7 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
             "op_count": lowered.module.num_ops(),
             "ops": ops,
             "bootstraps": total.bootstraps,
+            "centered_bootstraps": centered,
             "key_switches": total.key_switches,
             "regions": report.regions.iter().map(|(name, c)| {
                 let mut o = counts(c);
