@@ -24,6 +24,18 @@ mod support;
 
 use support::random_complex as random;
 
+/// The toy set of the module docs.
+fn toy_params() -> Arc<Parameters> {
+    let lit = ParametersLiteral {
+        log_n: 10,
+        log_q: [60, 40, 40].into_iter().chain([60; 12]).collect(),
+        log_p: vec![61, 61, 61],
+        log_default_scale: 40,
+        secret: SecretDistribution::Dense,
+    };
+    Arc::new(Parameters::new(lit).unwrap())
+}
+
 fn config(slots: usize) -> BootstrapConfig {
     BootstrapConfig {
         slots,
@@ -76,14 +88,7 @@ fn eval_mod_plaintext_model_is_a_sine_near_the_integers() {
 
 #[test]
 fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
-    let lit = ParametersLiteral {
-        log_n: 10,
-        log_q: [60, 40, 40].into_iter().chain([60; 12]).collect(),
-        log_p: vec![61, 61, 61],
-        log_default_scale: 40,
-        secret: SecretDistribution::Dense,
-    };
-    let params = Arc::new(Parameters::new(lit).unwrap());
+    let params = toy_params();
     let encoder = Encoder::new(params.clone(), CpuBackend);
     let sparse = 16;
     let boots = [
@@ -171,14 +176,7 @@ fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
 /// `cachemir_ir::bootstrap_sine::apply` predicts slot by slot; what it leaves is the noise floor.
 #[test]
 fn the_sine_distortion_predicts_the_error_of_large_inputs() {
-    let lit = ParametersLiteral {
-        log_n: 10,
-        log_q: [60, 40, 40].into_iter().chain([60; 12]).collect(),
-        log_p: vec![61, 61, 61],
-        log_default_scale: 40,
-        secret: SecretDistribution::Dense,
-    };
-    let params = Arc::new(Parameters::new(lit).unwrap());
+    let params = toy_params();
     let encoder = Encoder::new(params.clone(), CpuBackend);
     let slots = params.max_slots();
     let ratio_bits = 8;
