@@ -142,7 +142,7 @@ fn scale_blocks(
 }
 
 /// `x / √(mean(x²) + eps)`, with `gain` pending, in the units `units`. A pending gain `s` on `x` is read
-/// by the sum of squares and stays pending on the result, folded into `gain`. The Newton iterates run in
+/// by the sum of squares and applied by the output's pre-scale (no level more). The Newton iterates run in
 /// the units of [`NewtonUnits`], bounded by the iterate bound of `ranges`; the result's blocks
 /// (`|x_i|/rms ≤ √n`) by its target, with the factor pending. `first` is the first-position indicator,
 /// needed when `units` split the first position.
@@ -214,12 +214,13 @@ pub fn rms_norm(
     let h = em.mul_scalar(s, -0.5 / (n * beta * beta));
     let h = em.add_scalar(h, -0.5 * units.eps_unit / (beta * beta));
     let y = newton_rsqrt(em, h, y0, approx.newton_steps, newton.chained);
-    // `1/√(mean(x²) + eps) = y'/(β·√top)`: the blocks are multiplied by `1/(β·κ·√top)` while the chain
-    // above runs (no level on its path), so the products hold `x/(κ·rms)`, and `κ` (a power of two
-    // bringing `√n` under the target) stays pending.
+    // `1/√(mean(x²) + eps) = y'/(β·√top)`: the blocks are multiplied by `s/(β·κ·√top)` (`s` the
+    // pending gain on `x`) while the chain above runs (no level on its path), so the products hold
+    // `x/(κ·rms)` in true units, and only `κ` (a power of two bringing `√n` under the target) stays
+    // pending: a residual stream carried in small units would otherwise reach bootstrapping small.
     let kappa = ranges.gains(&[n.sqrt()]).map_or(1.0, |g| f64::from(g[0]));
-    let out = move |_: usize| unit / (beta * kappa);
-    let out_first = move |_: usize| first_unit.unwrap_or(unit) / (beta * kappa);
+    let out = move |i: usize| pending_in(i) * unit / (beta * kappa);
+    let out_first = move |i: usize| pending_in(i) * first_unit.unwrap_or(unit) / (beta * kappa);
     let pre = scale_blocks(
         em,
         geo,
@@ -232,13 +233,11 @@ pub fn rms_norm(
         &format!("out.{name}"),
     );
     let blocks = pre.into_iter().map(|b| em.mul(b, y)).collect();
-    let pending = super::range::combine(Some(&gain), x.gain.as_deref()).expect("gain is given");
     Vector {
         blocks,
         len: x.len,
         gain: Some(
-            pending
-                .iter()
+            gain.iter()
                 .map(|&g| (f64::from(g) * kappa) as f32)
                 .collect(),
         ),
