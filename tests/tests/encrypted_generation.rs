@@ -12,7 +12,7 @@
 //! --test encrypted_generation -- --ignored --nocapture` (14 steps at ~6.5 minutes each: about 1 h 35 min
 //! per fixture).
 
-use cachemir_compiler::calibrate::observe;
+use cachemir_compiler::calibrate::{bootstrap_inputs, center_bootstraps, observe};
 use cachemir_compiler::lower::{self, params, Options, Strategy};
 use cachemir_compiler::model::load_tensor_ir;
 use cachemir_ir::plan::client::argmax;
@@ -47,7 +47,7 @@ fn ids(v: &serde_json::Value) -> Vec<u32> {
 }
 
 /// The fixture's onnxruntime reference (`prompt_ids`, `generated_ids`, `logits`) and its plan at
-/// the parameter set `set` (calibrated on [`CALIBRATION`], context 16).
+/// the parameter set `set` (calibrated on [`CALIBRATION`], context 16, bootstraps centered).
 fn compile(name: &str, set: &str) -> (serde_json::Value, Plan) {
     let params = params::by_name(set).unwrap_or_else(|| panic!("no parameter set named {set}"));
     let text = std::fs::read_to_string(fixture(name).join("reference.json")).unwrap();
@@ -61,7 +61,11 @@ fn compile(name: &str, set: &str) -> (serde_json::Value, Plan) {
         max_context: 16,
         cache_level: None,
     };
-    let lowered = lower::lower(&tensor, &cal, &opts).unwrap();
+    let mut lowered = lower::lower(&tensor, &cal, &opts).unwrap();
+    // As `cachemir compile` does: near-constant bootstrap inputs centered on their calibrated mean.
+    let boots =
+        bootstrap_inputs(&lowered.module, &lowered.weights, &[CALIBRATION.to_vec()]).unwrap();
+    center_bootstraps(&mut lowered.module, &mut lowered.weights, &boots).unwrap();
     (
         reference,
         Plan::new(lowered.module, lowered.weights).unwrap(),
