@@ -19,9 +19,9 @@
 //!   every sum stays in a range fixed by the context length (no calibration of denominators, no overflow).
 //!   A sum over all groups and the `W` token slots of a head block (a group's width rounded up to a
 //!   power of two) is a window of `2W` (`log2 2W` rotations) and a head mask; its inverse is a
-//!   polynomial plus Newton steps. Only the last
-//!   normalization must be accurate: the earlier ones leave a factor common to the head, which the next
-//!   one cancels, so they are one rough polynomial each ([`Softmax::new`]).
+//!   polynomial plus Newton steps. Only the last normalization must be accurate: the earlier ones
+//!   leave a factor common to the head, which the next one cancels, so they are one rough polynomial
+//!   each ([`Softmax::new`]).
 //! - `softmax·V`: per chunk, its weights (rotated out of the group and masked, when the group holds
 //!   more than one chunk) broadcast over the head (`log2 hd`) times the V chunk; the sum over chunks is
 //!   reduced over tokens (`log2 K`) and masked to the stride.

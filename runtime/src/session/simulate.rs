@@ -10,11 +10,11 @@
 //! - a relinearized product with its rescale: 31.4 / 30.4 bits; a polynomial, that times the sum of its
 //!   Chebyshev coefficients' magnitudes (each basis value carries a product's error into the sum);
 //! - a BSGS linear transform: one rotation's error times the square root of its diagonals;
-//! - a bootstrap: EvalMod's sine applied to every coefficient of the input's preimage, exactly
+//! - a bootstrap: EvalMod's sine applied exactly to every coefficient of the input's preimage
 //!   ([`bootstrap_sine::apply`] at the message ratio `q_0/Δ = 2^9` bootstrapping brings its inputs
-//!   to), then the noise floor it measures
-//!   at the slot count for inputs uniform in `[−1, 1]` (`N16_BOOT`: 21.8 bits at 2^15 slots … 25.2 at
-//!   2^10; `INSECURE_N12_BOOT`: 27.5 bits, measured at amplitude 1/4 where the sine adds nothing).
+//!   to), then its noise floor, measured at the slot count for inputs uniform in `[−1, 1]`
+//!   (`N16_BOOT`: 21.8 bits at 2^15 slots … 25.2 at 2^10; `INSECURE_N12_BOOT`: 27.5 bits, measured at
+//!   amplitude 1/4 where the sine adds nothing).
 
 use super::generate::{greedy, GenerationReport, Progress, TokenReport};
 use crate::{Result, RuntimeError};
@@ -94,7 +94,8 @@ impl NoiseModel {
         2f64.powf(-bits) * (std::f64::consts::PI / 2.0).sqrt()
     }
 
-    /// The error `op` adds to its result `x` (standard deviation per real component), if any.
+    /// The noise `op` adds to its result (standard deviation per real component), if any; the
+    /// bootstrap's sine is applied apart.
     fn sigma_of(&self, op: &Op) -> Option<f64> {
         let key_switch = Self::sigma(self.key_switch_bits);
         match op {
