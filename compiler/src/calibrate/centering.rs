@@ -107,7 +107,7 @@ pub fn center_bootstraps(
                     lhs: result,
                     rhs: pt_out[0],
                 },
-                vec![Type::Ct(after)],
+                vec![Type::Ct(after.clone())],
             )
             .map_err(rewrite)?;
         module.replace_all_uses(result, restored[0]);
@@ -119,7 +119,7 @@ pub fn center_bootstraps(
                     lhs: result,
                     rhs: pt_out[0],
                 },
-                vec![module.value_type(restored[0]).cloned().expect("just typed")],
+                vec![Type::Ct(after)],
             )
             .map_err(rewrite)?;
         centered += 1;
