@@ -11,7 +11,7 @@ use cachemir_runtime::ckks::bootstrap::eval_mod::EvalMod;
 use cachemir_runtime::ckks::bootstrap::{bench, message_ratio::message_ratio};
 use cachemir_runtime::ckks::bootstrap::{BootstrapConfig, Bootstrapper};
 use cachemir_runtime::ckks::{
-    Decryptor, Embedding, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters,
+    Ciphertext, Decryptor, Embedding, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters,
     ParametersLiteral, SecretDistribution,
 };
 use cachemir_runtime::RuntimeError;
@@ -172,37 +172,73 @@ fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
     ));
 }
 
+/// One bootstrapping circuit at the toy set with its keys, encryptor and decryptor.
+struct Toy {
+    params: Arc<Parameters>,
+    encoder: Encoder<CpuBackend>,
+    boot: Bootstrapper,
+    encryptor: Encryptor<CpuBackend>,
+    decryptor: Decryptor<CpuBackend>,
+    eval: Evaluator<CpuBackend>,
+}
+
+impl Toy {
+    /// Full slots, message ratio `2^ratio_bits`.
+    fn new(ratio_bits: u32) -> Self {
+        let params = toy_params();
+        let encoder = Encoder::new(params.clone(), CpuBackend);
+        let config = BootstrapConfig {
+            log_message_ratio: ratio_bits,
+            ..config(params.max_slots())
+        };
+        let boot = Bootstrapper::new(&encoder, config.clone()).unwrap();
+        let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
+        let sk = kg.secret_key();
+        let keys = Arc::new(kg.bootstrapping_keys(&sk, &[config], &[]).unwrap());
+        Self {
+            encryptor: Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone()),
+            decryptor: Decryptor::new(params.clone(), CpuBackend, sk),
+            eval: Evaluator::new(params.clone(), CpuBackend, keys),
+            params,
+            encoder,
+            boot,
+        }
+    }
+
+    /// Encrypts `z` at level 0.
+    fn encrypt(&mut self, z: &[Complex64]) -> Ciphertext {
+        let pt = self
+            .encoder
+            .encode(z, 0, self.params.default_scale())
+            .unwrap();
+        self.encryptor.encrypt(&pt)
+    }
+
+    fn decrypt(&self, ct: &Ciphertext) -> Vec<Complex64> {
+        self.encoder.decode(&self.decryptor.decrypt(ct))
+    }
+}
+
+/// Mean `|a − b|` over the slots.
+fn mean_error(a: &[Complex64], b: &[Complex64]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y).norm()).sum::<f64>() / a.len() as f64
+}
+
 /// Large inputs: bootstrapping's error is then EvalMod's sine distortion, which
 /// `cachemir_ir::bootstrap_sine::apply` predicts slot by slot; what it leaves is the noise floor.
 #[test]
 fn the_sine_distortion_predicts_the_error_of_large_inputs() {
-    let params = toy_params();
-    let encoder = Encoder::new(params.clone(), CpuBackend);
-    let slots = params.max_slots();
     let ratio_bits = 8;
-    let config = BootstrapConfig {
-        log_message_ratio: ratio_bits,
-        ..config(slots)
-    };
-    let boot = Bootstrapper::new(&encoder, config.clone()).unwrap();
-    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
-    let sk = kg.secret_key();
-    let keys = Arc::new(kg.bootstrapping_keys(&sk, &[config], &[]).unwrap());
-    let mut encryptor = Encryptor::with_secret_key(params.clone(), CpuBackend, sk.clone());
-    let decryptor = Decryptor::new(params.clone(), CpuBackend, sk);
-    let eval = Evaluator::new(params.clone(), CpuBackend, keys);
-
+    let mut toy = Toy::new(ratio_bits);
+    let slots = toy.params.max_slots();
     let amplitude = 8.0;
     let z: Vec<_> = random(slots, 5).iter().map(|v| v * amplitude).collect();
-    let ct = encryptor.encrypt(&encoder.encode(&z, 0, params.default_scale()).unwrap());
-    let got = encoder.decode(&decryptor.decrypt(&eval.bootstrap(&ct, &boot).unwrap()));
-    let (ratio, _) = message_ratio(params.q()[0] as f64, ct.scale(), ratio_bits);
+    let ct = toy.encrypt(&z);
+    let got = toy.decrypt(&toy.eval.bootstrap(&ct, &toy.boot).unwrap());
+    let (ratio, _) = message_ratio(toy.params.q()[0] as f64, ct.scale(), ratio_bits);
     let mut predicted = z.clone();
     bootstrap_sine::apply(&mut predicted, ratio, &Embedding::new(slots));
-    let mean = |a: &[Complex64], b: &[Complex64]| {
-        a.iter().zip(b).map(|(x, y)| (x - y).norm()).sum::<f64>() / slots as f64
-    };
-    let (error, unexplained) = (mean(&got, &z), mean(&got, &predicted));
+    let (error, unexplained) = (mean_error(&got, &z), mean_error(&got, &predicted));
     eprintln!(
         "amplitude {amplitude}: error {:.1} bits, {:.1} bits beside the predicted distortion",
         -error.log2(),
@@ -210,6 +246,29 @@ fn the_sine_distortion_predicts_the_error_of_large_inputs() {
     );
     assert!(error > 2f64.powi(-20), "the sine distorts: {error:e}");
     assert!(unexplained < error / 64.0, "{unexplained:e} of {error:e}");
+}
+
+/// Bootstrapping's error is mostly absolute: a small input boosted by `2^b` before the refresh (and
+/// divided after) comes back with the same values and less error, down to the noise the output's
+/// own rescalings add (here 28.6 → 32.2 bits at `b = 9`).
+#[test]
+fn a_boosted_bootstrap_divides_the_error_of_a_small_input() {
+    let mut toy = Toy::new(10);
+    let slots = toy.params.max_slots();
+    let z: Vec<_> = random(slots, 7).iter().map(|v| v / 512.0).collect();
+    let ct = toy.encrypt(&z);
+    let plain = toy.decrypt(&toy.eval.bootstrap(&ct, &toy.boot).unwrap());
+    let out = toy.eval.bootstrap_boosted(&ct, &toy.boot, 9).unwrap();
+    assert_eq!(out.scale(), toy.params.default_scale());
+    let boosted = toy.decrypt(&out);
+    let (before, after) = (mean_error(&plain, &z), mean_error(&boosted, &z));
+    eprintln!(
+        "amplitude 2^-9: {:.1} bits plain, {:.1} bits boosted by 2^9",
+        -before.log2(),
+        -after.log2()
+    );
+    assert!(after < before / 8.0, "{after:e} against {before:e}");
+    assert!(toy.eval.bootstrap_boosted(&ct, &toy.boot, 31).is_err());
 }
 
 /// The bootstrappable test set the executor's tests use, configured by name.

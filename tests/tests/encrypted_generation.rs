@@ -12,7 +12,7 @@
 //! --test encrypted_generation -- --ignored --nocapture` (14 steps at ~6.5 minutes each: about 1 h 35 min
 //! per fixture).
 
-use cachemir_compiler::calibrate::{bootstrap_inputs, center_bootstraps, observe};
+use cachemir_compiler::calibrate::{bootstrap_inputs, condition_bootstraps, observe};
 use cachemir_compiler::lower::{self, params, Options, Strategy};
 use cachemir_compiler::model::load_tensor_ir;
 use cachemir_ir::plan::client::argmax;
@@ -62,10 +62,10 @@ fn compile(name: &str, set: &str) -> (serde_json::Value, Plan) {
         cache_level: None,
     };
     let mut lowered = lower::lower(&tensor, &cal, &opts).unwrap();
-    // As `cachemir compile` does: near-constant bootstrap inputs centered on their calibrated mean.
+    // As `cachemir compile` does: bootstrap inputs centered on their calibrated mean and boosted.
     let boots =
         bootstrap_inputs(&lowered.module, &lowered.weights, &[CALIBRATION.to_vec()]).unwrap();
-    center_bootstraps(&mut lowered.module, &mut lowered.weights, &boots).unwrap();
+    condition_bootstraps(&mut lowered.module, &mut lowered.weights, &boots).unwrap();
     (
         reference,
         Plan::new(lowered.module, lowered.weights).unwrap(),

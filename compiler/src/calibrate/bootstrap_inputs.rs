@@ -27,6 +27,8 @@ pub struct BootstrapInput {
     pub limit: f64,
     /// The mean of each slot's real part over the calibration steps.
     pub mean: Vec<f64>,
+    /// Largest distance of a slot's real part from its mean (what is left once centered).
+    pub spread: f64,
 }
 
 impl BootstrapInput {
@@ -64,7 +66,8 @@ pub fn bootstrap_inputs(
     }
     let interp = Interpreter::new(module, weights).map_err(err)?;
     let mut observed: BTreeMap<_, f64> = BTreeMap::new();
-    let mut sums: BTreeMap<_, Vec<f64>> = BTreeMap::new();
+    // Per slot: the sum, the least and the largest real part.
+    let mut sums: BTreeMap<_, Vec<(f64, f64, f64)>> = BTreeMap::new();
     let mut steps = 0usize;
     for seq in sequences {
         let mut state = KvState::default();
@@ -76,10 +79,12 @@ pub fn bootstrap_inputs(
                         let m = slots.iter().map(|z| z.norm()).fold(0.0, f64::max);
                         let e = observed.entry(id).or_insert(0.0);
                         *e = e.max(m);
-                        let sum = sums.entry(id).or_insert_with(|| vec![0.0; slots.len()]);
-                        sum.iter_mut()
-                            .zip(slots.iter())
-                            .for_each(|(s, z)| *s += z.re);
+                        let sum = sums.entry(id).or_insert_with(|| {
+                            vec![(0.0, f64::INFINITY, f64::NEG_INFINITY); slots.len()]
+                        });
+                        sum.iter_mut().zip(slots.iter()).for_each(|(s, z)| {
+                            *s = (s.0 + z.re, s.1.min(z.re), s.2.max(z.re));
+                        });
                     }
                 })
                 .map_err(err)?;
@@ -88,15 +93,23 @@ pub fn bootstrap_inputs(
     }
     Ok(limits
         .into_iter()
-        .map(|(id, (limit, source))| BootstrapInput {
-            id,
-            op: op_label(module, id),
-            source,
-            observed: observed.get(&id).copied().unwrap_or(0.0),
-            limit,
-            mean: sums.remove(&id).map_or_else(Vec::new, |sum| {
-                sum.into_iter().map(|s| s / steps.max(1) as f64).collect()
-            }),
+        .map(|(id, (limit, source))| {
+            let slots = sums.remove(&id).unwrap_or_default();
+            let mean: Vec<f64> = slots.iter().map(|s| s.0 / steps.max(1) as f64).collect();
+            let spread = slots
+                .iter()
+                .zip(&mean)
+                .map(|(s, m)| (s.2 - m).max(m - s.1))
+                .fold(0.0, f64::max);
+            BootstrapInput {
+                id,
+                op: op_label(module, id),
+                source,
+                observed: observed.get(&id).copied().unwrap_or(0.0),
+                limit,
+                mean,
+                spread,
+            }
         })
         .collect())
 }
@@ -129,10 +142,12 @@ output "y", %1
         assert_eq!(small.len(), 1);
         assert_eq!((small[0].observed, small[0].limit), (1.0, 4096.0));
         assert_eq!(small[0].mean, vec![0.5, -1.0, 0.25, 0.0]);
+        assert_eq!(small[0].spread, 0.0);
         assert!(!small[0].at_risk());
         let large = bootstrap_inputs(&module, &weights, &[vec![0], vec![1]]).unwrap();
         assert_eq!(large[0].observed, 3000.0);
         assert_eq!(large[0].mean, vec![1500.25, 0.0, -0.875, 0.0]);
+        assert_eq!(large[0].spread, 1499.75);
         assert!(large[0].at_risk());
     }
 }

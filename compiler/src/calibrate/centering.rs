@@ -10,26 +10,28 @@ use super::BootstrapInput;
 use crate::error::{CompileError, Result};
 use cachemir_ir::bootstrap_sine::{largest_distortion, MESSAGE_RATIO};
 use cachemir_ir::embedding::Embedding;
-use cachemir_ir::fhe::{Module, Op, PtType, Type, WeightDecl, WeightRef};
+use cachemir_ir::fhe::{Module, Op, OpId, PtType, Type, WeightDecl, WeightRef};
 use cachemir_ir::weights::{Weight, Weights};
 use num_complex::Complex64;
+use std::collections::BTreeSet;
 
 /// The distortion of a mean vector (absolute, in slot units) above which its bootstrap is centered:
 /// well below the bootstrapping noise floor of the secure sets (2^−21.8 at `N16_BOOT`'s full slots).
 pub const CENTERING_THRESHOLD: f64 = 1.0 / (1u64 << 26) as f64;
 
 /// Centers every bootstrap of `inputs` (measured on `module`) whose mean the sine distorts by more
-/// than [`CENTERING_THRESHOLD`]; its mean becomes the weight `center.<op>`. Returns how many.
+/// than [`CENTERING_THRESHOLD`]; its mean becomes the weight `center.<op>`. Returns the centered
+/// bootstraps.
 pub fn center_bootstraps(
     module: &mut Module,
     weights: &mut Weights,
     inputs: &[BootstrapInput],
-) -> Result<usize> {
+) -> Result<BTreeSet<OpId>> {
     let rewrite = |e: cachemir_ir::IrError| CompileError::Execute {
         reason: e.to_string(),
     };
     let embedding = Embedding::new(module.params.max_slots() as usize);
-    let mut centered = 0;
+    let mut centered = BTreeSet::new();
     for b in inputs {
         let mean: Vec<Complex64> = b.mean.iter().map(|&x| Complex64::new(x, 0.0)).collect();
         if mean.is_empty()
@@ -37,7 +39,12 @@ pub fn center_bootstraps(
         {
             continue;
         }
-        let Op::Bootstrap { input, target } = module.op(b.id).op.clone() else {
+        let Op::Bootstrap {
+            input,
+            target,
+            boost,
+        } = module.op(b.id).op.clone()
+        else {
             continue;
         };
         let result = module.op(b.id).results[0];
@@ -94,6 +101,7 @@ pub fn center_bootstraps(
                 Op::Bootstrap {
                     input: shifted[0],
                     target,
+                    boost,
                 },
                 vec![Type::Ct(after.clone())],
             )
@@ -122,7 +130,7 @@ pub fn center_bootstraps(
                 vec![Type::Ct(after)],
             )
             .map_err(rewrite)?;
-        centered += 1;
+        centered.insert(b.id);
     }
     Ok(centered)
 }
@@ -190,7 +198,9 @@ output "y", %2
         let inputs = bootstrap_inputs(&module, &w, &[vec![0, 1]]).unwrap();
         let (mut centered, mut cw) = (module.clone(), w.clone());
         assert_eq!(
-            center_bootstraps(&mut centered, &mut cw, &inputs).unwrap(),
+            center_bootstraps(&mut centered, &mut cw, &inputs)
+                .unwrap()
+                .len(),
             1
         );
         centered.verify().unwrap();
@@ -206,7 +216,9 @@ output "y", %2
         // Inputs whose calibrated mean is zero are left alone.
         let inputs = bootstrap_inputs(&module, &w, &[vec![2, 3]]).unwrap();
         let (mut same, mut sw) = (module.clone(), w.clone());
-        assert_eq!(center_bootstraps(&mut same, &mut sw, &inputs).unwrap(), 0);
+        assert!(center_bootstraps(&mut same, &mut sw, &inputs)
+            .unwrap()
+            .is_empty());
         assert_eq!(same.num_ops(), module.num_ops());
     }
 }

@@ -7,19 +7,51 @@
 //! `1/√·` (RMSNorm sums of squares) and `1/x` (softmax denominators) it becomes `[lo / 4, hi · 4]`, which the
 //! Newton steps after the polynomial tolerate.
 
+mod boost;
 mod bootstrap_inputs;
 mod centering;
 mod observe;
 mod risk;
 mod text;
 
+pub use boost::{boost_bootstraps, boost_for, BOOSTED_AMPLITUDE, BOOST_CAP};
 pub use bootstrap_inputs::{bootstrap_inputs, BootstrapInput};
 pub use centering::{center_bootstraps, CENTERING_THRESHOLD};
 pub use observe::observe;
 pub use risk::{held_out_risks, Risk};
 pub use text::{passage_sequences, text_sequences, PASSAGE};
 
+use crate::error::{CompileError, Result};
+use cachemir_ir::fhe::Module;
+use cachemir_ir::weights::Weights;
 use std::collections::BTreeMap;
+
+/// How many bootstraps [`condition_bootstraps`] centered and boosted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conditioned {
+    /// Centered on their calibrated mean.
+    pub centered: usize,
+    /// Given a non-zero boost.
+    pub boosted: usize,
+}
+
+/// Centers ([`center_bootstraps`]) and then boosts ([`boost_bootstraps`]) the bootstraps of `inputs`,
+/// measured on `module`, and verifies the result.
+pub fn condition_bootstraps(
+    module: &mut Module,
+    weights: &mut Weights,
+    inputs: &[BootstrapInput],
+) -> Result<Conditioned> {
+    let centered = center_bootstraps(module, weights, inputs)?;
+    let boosted = boost_bootstraps(module, inputs, &centered)?;
+    cachemir_ir::fhe::verify(module).map_err(|e| CompileError::Execute {
+        reason: format!("conditioning bootstraps: {e}"),
+    })?;
+    Ok(Conditioned {
+        centered: centered.len(),
+        boosted,
+    })
+}
 
 /// What is measured at a tensor-IR node.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context};
 use cachemir_compiler::calibrate::{
-    bootstrap_inputs, center_bootstraps, held_out_risks, observe, passage_sequences,
+    bootstrap_inputs, condition_bootstraps, held_out_risks, observe, passage_sequences,
     text_sequences, BootstrapInput,
 };
 use cachemir_compiler::error::CompileError;
@@ -178,12 +178,10 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
         .filter(|b| b.at_risk())
         .map(|b| (b, node_label(b.source)))
         .collect();
-    // Near-constant inputs lose precision in the sine; take their calibrated mean out.
+    // Near-constant inputs lose precision in the sine: take their calibrated mean out; small ones
+    // lose it to the refresh's absolute error: boost them.
     let mut lowered = lowered;
-    let centered = center_bootstraps(&mut lowered.module, &mut lowered.weights, &boots)?;
-    cachemir_ir::fhe::verify(&lowered.module).map_err(|e| CompileError::Execute {
-        reason: format!("centering bootstraps: {e}"),
-    })?;
+    let conditioned = condition_bootstraps(&mut lowered.module, &mut lowered.weights, &boots)?;
     let mut out = Printer { json: a.json };
     out.line(format_args!(
         "compiled {} with strategy {} at {} ({} slots, D = {}, K = {}), {} ops, {} bootstraps",
@@ -235,12 +233,14 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
         .max_by(|a, b| (a.observed / a.limit).total_cmp(&(b.observed / b.limit)))
     {
         out.line(format_args!(
-            "bootstrap inputs: largest |value| {:.3} at {} (limit {:.0} at its scale; {} of {} ops above half their limit; {centered} centered on their calibrated mean)",
+            "bootstrap inputs: largest |value| {:.3} at {} (limit {:.0} at its scale; {} of {} ops above half their limit; {} centered on their calibrated mean, {} boosted)",
             worst.observed,
             worst.op,
             worst.limit,
             violations.len(),
-            boots.len()
+            boots.len(),
+            conditioned.centered,
+            conditioned.boosted
         ));
     }
     let describe = |(b, node): &(&BootstrapInput, Option<String>)| {
@@ -307,7 +307,8 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
             "op_count": lowered.module.num_ops(),
             "ops": ops,
             "bootstraps": total.bootstraps,
-            "centered_bootstraps": centered,
+            "centered_bootstraps": conditioned.centered,
+            "boosted_bootstraps": conditioned.boosted,
             "key_switches": total.key_switches,
             "regions": report.regions.iter().map(|(name, c)| {
                 let mut o = counts(c);

@@ -2,7 +2,7 @@
 //! types against them and builders use them to compute result types.
 
 use super::module::{Module, ValueId};
-use super::op::Op;
+use super::op::{Op, MAX_BOOST};
 use super::problem::Problem;
 use super::types::{CtType, Layout, PtType, Type};
 use super::units::{Level, LogScale, RotStep, SlotCount};
@@ -449,10 +449,17 @@ pub fn infer(module: &Module, op: &Op, declared: Option<&[Type]>) -> Result<Rule
                 ..t.clone()
             })])
         }
-        Op::Bootstrap { input, target } => {
+        Op::Bootstrap {
+            input,
+            target,
+            boost,
+        } => {
             let t = ct1(module, *input)?;
             if !module.keys.bootstrap {
                 return Err(Problem::MissingBootstrapKey);
+            }
+            if *boost > MAX_BOOST {
+                return Err(Problem::BoostTooLarge { boost: *boost });
             }
             if *target > max_level {
                 return Err(Problem::LevelTooHigh {

@@ -26,7 +26,7 @@ mod verify;
 
 pub use builder::Builder;
 pub use module::{KeySet, KvCacheDecl, Module, OpData, OpId, OpIter, Value, ValueId, WeightDecl};
-pub use op::{Op, WeightRef};
+pub use op::{Op, WeightRef, MAX_BOOST};
 pub use problem::Problem;
 pub use types::{CtType, Layout, LayoutError, PtType, Type};
 pub use units::{Level, LogScale, RotStep, SlotCount, SCALE_TOLERANCE_BITS};

@@ -19,6 +19,9 @@ pub struct WeightRef {
     pub index: u32,
 }
 
+/// The largest [`Op::Bootstrap`] boost.
+pub const MAX_BOOST: u32 = 30;
+
 /// One FHE IR operation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum Op {
@@ -159,12 +162,17 @@ pub enum Op {
         interval: (f64, f64),
     },
     /// Refreshes the modulus: values unchanged (up to noise). The key set enables bootstrapping;
-    /// `out.level = target ≤ L`; `out.scale = log_default_scale`; slots and layout kept.
+    /// `out.level = target ≤ L`; `out.scale = log_default_scale`; slots and layout kept;
+    /// `boost ≤` [`MAX_BOOST`].
     Bootstrap {
         /// Ciphertext.
         input: ValueId,
         /// Level after bootstrapping.
         target: Level,
+        /// The input is multiplied by `2^boost` (an exact integer product) before the refresh and the
+        /// output divided by it (folded into EvalMod's target scale): a small input keeps its relative
+        /// precision, as the refresh's absolute error is divided by `2^boost`.
+        boost: u32,
     },
     /// Reads chunk `chunk` of the encrypted KV cache `cache` (zero if never written). `out` equals the cache's
     /// declared chunk type; `chunk < chunks`.

@@ -289,9 +289,17 @@ fn parse_op(c: &mut Cursor, mnemonic: &str, vals: &Values) -> Result<Op> {
             let input = vals.get(c)?;
             c.expect(',')?;
             c.key("target")?;
+            let target = Level(c.u32()?);
+            let boost = if c.eat(',') {
+                c.key("boost")?;
+                c.u32()?
+            } else {
+                0
+            };
             Op::Bootstrap {
                 input,
-                target: Level(c.u32()?),
+                target,
+                boost,
             }
         }
         "kv_read" => {

@@ -113,7 +113,16 @@ pub fn op_to_string(op: &Op) -> String {
             fmt_f64(interval.0),
             fmt_f64(interval.1)
         ),
-        Op::Bootstrap { input, target } => format!("{m} {}, target={}", v(*input), target.0),
+        Op::Bootstrap {
+            input,
+            target,
+            boost: 0,
+        } => format!("{m} {}, target={}", v(*input), target.0),
+        Op::Bootstrap {
+            input,
+            target,
+            boost,
+        } => format!("{m} {}, target={}, boost={boost}", v(*input), target.0),
         Op::KvRead { cache, chunk } => format!("{m} {}, chunk={chunk}", quote(cache)),
         Op::KvAppend { cache, value } => format!("{m} {}, {}", quote(cache), v(*value)),
     }

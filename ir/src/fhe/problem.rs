@@ -112,6 +112,12 @@ pub enum Problem {
     /// A bootstrap without bootstrapping keys.
     #[error("missing bootstrapping keys")]
     MissingBootstrapKey,
+    /// A bootstrap boost above [`super::op::MAX_BOOST`].
+    #[error("bootstrap boost {boost} exceeds {}", super::op::MAX_BOOST)]
+    BoostTooLarge {
+        /// The boost.
+        boost: u32,
+    },
     /// A weight name the module does not declare.
     #[error("unknown weight \"{name}\"")]
     UnknownWeight {

@@ -104,6 +104,7 @@ fn random_module(choices: &[(u32, f64)]) -> Module {
             9 if t.degree == 1 => Op::Bootstrap {
                 input: pick,
                 target: Level(4),
+                boost: float.abs().min(30.0) as u32,
             },
             10 if t.degree == 1 && t.level.0 >= 3 => Op::PolyEval {
                 input: pick,

@@ -156,7 +156,12 @@ fn insert_bootstraps(
             ..t
         });
         let before = flow.steps[from].op;
-        let (_, r) = module.insert_before(before, Op::Bootstrap { input: c, target }, vec![ty])?;
+        let bootstrap = Op::Bootstrap {
+            input: c,
+            target,
+            boost: 0,
+        };
+        let (_, r) = module.insert_before(before, bootstrap, vec![ty])?;
         let b = r[0];
         for &p in flow
             .used_at

@@ -514,12 +514,16 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
                     .drop_to_level(&out, result_ct()?.level.0 as usize)
                     .map_err(at)?)
             }
-            Op::Bootstrap { input, target } => {
+            Op::Bootstrap {
+                input,
+                target,
+                boost,
+            } => {
                 let a = ct(*input)?;
                 let boot = self.bootstrappers.get(&a.slots()).ok_or_else(|| {
                     fail(format!("no bootstrapping circuit for {} slots", a.slots()))
                 })?;
-                let out = eval.bootstrap(a, boot).map_err(at)?;
+                let out = eval.bootstrap_boosted(a, boot, *boost).map_err(at)?;
                 one(eval.drop_to_level(&out, target.0 as usize).map_err(at)?)
             }
         }

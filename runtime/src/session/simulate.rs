@@ -178,11 +178,22 @@ pub fn simulate(
         let outputs = interp
             .run_observed(&inputs, &mut state, &mut |id, x| {
                 let op = &module.op(id).op;
-                if matches!(op, Op::Bootstrap { .. }) && noise.message_ratio.is_finite() {
-                    bootstrap_sine::apply(x, noise.message_ratio, &embedding);
+                // A boosted bootstrap refreshes `2^boost·x`: the sine and the floor act there.
+                let boost = match op {
+                    Op::Bootstrap { boost, .. } => Some(2f64.powi(*boost as i32)),
+                    _ => None,
+                };
+                if let Some(gain) = boost {
+                    x.iter_mut().for_each(|z| *z *= gain);
+                    if noise.message_ratio.is_finite() {
+                        bootstrap_sine::apply(x, noise.message_ratio, &embedding);
+                    }
                 }
                 if let Some(s) = noise.sigma_of(op) {
                     gauss.add(x, s);
+                }
+                if let Some(gain) = boost {
+                    x.iter_mut().for_each(|z| *z /= gain);
                 }
             })
             .map_err(plan_error)?;

@@ -353,6 +353,31 @@ impl<B: Backend> Evaluator<B> {
         Ok(self.bootstrap_scaled(ct, boot, 1.0)?.0)
     }
 
+    /// [`Self::bootstrap`] of `2^boost·ct` (an exact integer product) with the output divided by
+    /// `2^boost` in EvalMod's target scale: the values are unchanged and the refresh's absolute error
+    /// is divided by `2^boost`, so a small input keeps its relative precision. `2^boost·ct` must stay
+    /// inside the bootstrapping range; `boost ≤` [`cachemir_ir::fhe::MAX_BOOST`].
+    pub fn bootstrap_boosted(
+        &self,
+        ct: &Ciphertext,
+        boot: &Bootstrapper,
+        boost: u32,
+    ) -> Result<Ciphertext> {
+        if boost > cachemir_ir::fhe::MAX_BOOST {
+            return Err(RuntimeError::Execution {
+                op: "bootstrap".into(),
+                reason: format!("boost {boost} exceeds {}", cachemir_ir::fhe::MAX_BOOST),
+            });
+        }
+        if boost == 0 {
+            return self.bootstrap(ct, boot);
+        }
+        let boosted = self.mul_int(ct, 1i64 << boost);
+        Ok(self
+            .bootstrap_scaled(&boosted, boot, 0.5f64.powi(boost as i32))?
+            .0)
+    }
+
     /// [`Self::bootstrap`], also reporting the time of each phase.
     pub fn bootstrap_timed(
         &self,
