@@ -49,12 +49,12 @@ pub fn boost_bootstraps(
             b.observed
         };
         let boost = boost_for(magnitude);
-        let Op::Bootstrap { input, target, .. } = module.op(b.id).op.clone() else {
-            continue;
-        };
         if boost == 0 {
             continue;
         }
+        let Op::Bootstrap { input, target, .. } = module.op(b.id).op.clone() else {
+            continue;
+        };
         let types = module
             .op(b.id)
             .results
@@ -79,6 +79,40 @@ pub fn boost_bootstraps(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::calibrate::test_program::{embedding, one_bootstrap};
+    use crate::calibrate::{bootstrap_inputs, condition_bootstraps};
+
+    /// The boost of the program's one bootstrap after conditioning on the embedding `values`.
+    fn conditioned_boost(values: Vec<f64>) -> u32 {
+        let mut module = one_bootstrap(2);
+        let mut weights = embedding(values);
+        let inputs = bootstrap_inputs(&module, &weights, &[vec![0, 1]]).unwrap();
+        condition_bootstraps(&mut module, &mut weights, &inputs).unwrap();
+        let boosts: Vec<u32> = module
+            .op_ids()
+            .filter_map(|id| match module.op(id).op {
+                Op::Bootstrap { boost, .. } => Some(boost),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(boosts.len(), 1);
+        boosts[0]
+    }
+
+    #[test]
+    fn a_small_input_is_boosted_by_its_magnitude_and_a_centered_one_by_its_spread() {
+        // Largest |slot| 1.6e−3, mean zero: not centered, 2^9 · 1.6e−3 = 0.82.
+        let small = vec![1e-3, -1.6e-3, 5e-4, 0.0, -1e-3, 1.6e-3, -5e-4, 0.0];
+        assert_eq!(conditioned_boost(small), 9);
+        // Near 1.5, centered: each slot is 0.05 from its mean, and 2^4 · 0.05 = 0.8.
+        let near_constant = vec![1.5, 1.6, 1.4, 1.5, 1.6, 1.5, 1.5, 1.4];
+        assert_eq!(conditioned_boost(near_constant), 4);
+        // Of order one: left alone.
+        assert_eq!(
+            conditioned_boost(vec![0.9, -0.5, 0.2, 0.0, -0.9, 0.5, 0.0, 0.1]),
+            0
+        );
+    }
 
     #[test]
     fn the_boost_brings_the_input_to_the_amplitude_and_stops_at_the_cap() {

@@ -117,27 +117,13 @@ pub fn bootstrap_inputs(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use cachemir_ir::text::TextForm;
-    use cachemir_ir::weights::Weight;
-
-    const PROGRAM: &str = r#"
-params { log_n=12, log_q=[60, 40, 40, 40], log_p=[61], log_default_scale=40, secret=dense }
-keys { rotations=[], conjugate=false, bootstrap=true }
-weight "client.embedding" { rows=2, cols=4 }
-%0 = input "x" : ct<level=0, scale=40, slots=4, layout=strided(len=4, stride=1)>
-%1 = bootstrap %0, target=3 : ct<level=3, scale=40, slots=4, layout=strided(len=4, stride=1)>
-output "y", %1
-"#;
+    use crate::calibrate::test_program::{embedding, one_bootstrap};
 
     #[test]
     fn large_bootstrap_inputs_are_flagged_against_the_limit() {
-        let module = Module::from_text(PROGRAM).unwrap();
+        let module = one_bootstrap(2);
         // Limit at scale 2^40 with a 60-bit q_0: 2^(60 − 40 − 8) = 4096.
-        let rows = vec![0.5, -1.0, 0.25, 0.0, 3000.0, 1.0, -2.0, 0.0];
-        let weights = BTreeMap::from([(
-            "client.embedding".to_string(),
-            Weight::f64(2, 4, rows).unwrap(),
-        )]);
+        let weights = embedding(vec![0.5, -1.0, 0.25, 0.0, 3000.0, 1.0, -2.0, 0.0]);
         let small = bootstrap_inputs(&module, &weights, &[vec![0, 0]]).unwrap();
         assert_eq!(small.len(), 1);
         assert_eq!((small[0].observed, small[0].limit), (1.0, 4096.0));

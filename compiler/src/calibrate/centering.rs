@@ -139,34 +139,10 @@ pub fn center_bootstraps(
 mod tests {
     use super::*;
     use crate::calibrate::bootstrap_inputs;
+    use crate::calibrate::test_program::{embedding, one_bootstrap};
     use cachemir_ir::bootstrap_sine;
     use cachemir_ir::fhe::interp::{Interpreter, KvState};
     use cachemir_ir::plan::client::step_inputs;
-    use cachemir_ir::text::TextForm;
-    use std::collections::BTreeMap;
-
-    const PROGRAM: &str = r#"
-params { log_n=12, log_q=[60, 40, 40, 40], log_p=[61], log_default_scale=40, secret=dense }
-keys { rotations=[], conjugate=false, bootstrap=true }
-weight "client.embedding" { rows=4, cols=4 }
-%0 = input "x" : ct<level=0, scale=40, slots=4, layout=strided(len=4, stride=1)>
-%1 = bootstrap %0, target=3 : ct<level=3, scale=40, slots=4, layout=strided(len=4, stride=1)>
-%2 = add %1, %1 : ct<level=3, scale=40, slots=4, layout=strided(len=4, stride=1)>
-output "y", %2
-"#;
-
-    fn weights() -> Weights {
-        let rows = vec![
-            1.5, 1.6, 1.4, 1.5, // near-constant: tokens 0 and 1
-            1.6, 1.5, 1.5, 1.4, //
-            0.5, -0.5, 0.5, -0.5, // mean zero over tokens 2 and 3
-            -0.5, 0.5, -0.5, 0.5,
-        ];
-        BTreeMap::from([(
-            "client.embedding".to_string(),
-            Weight::f64(4, 4, rows).unwrap(),
-        )])
-    }
 
     /// `y` for `token`, with the sine applied at every bootstrap when `sine` holds.
     fn run(module: &Module, weights: &Weights, token: u32, sine: bool) -> Vec<f64> {
@@ -193,8 +169,13 @@ output "y", %2
 
     #[test]
     fn a_near_constant_input_is_centered_and_the_sine_then_distorts_it_far_less() {
-        let module = Module::from_text(PROGRAM).unwrap();
-        let w = weights();
+        let module = one_bootstrap(4);
+        let w = embedding(vec![
+            1.5, 1.6, 1.4, 1.5, // near-constant: tokens 0 and 1
+            1.6, 1.5, 1.5, 1.4, //
+            0.5, -0.5, 0.5, -0.5, // mean zero over tokens 2 and 3
+            -0.5, 0.5, -0.5, 0.5,
+        ]);
         let inputs = bootstrap_inputs(&module, &w, &[vec![0, 1]]).unwrap();
         let (mut centered, mut cw) = (module.clone(), w.clone());
         assert_eq!(

@@ -12,6 +12,8 @@ mod bootstrap_inputs;
 mod centering;
 mod observe;
 mod risk;
+#[cfg(test)]
+mod test_program;
 mod text;
 
 pub use boost::{boost_bootstraps, boost_for, BOOSTED_AMPLITUDE, BOOST_CAP};
