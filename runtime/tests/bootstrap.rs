@@ -10,9 +10,10 @@ use cachemir_runtime::approx::Chebyshev;
 use cachemir_runtime::ckks::bootstrap::eval_mod::EvalMod;
 use cachemir_runtime::ckks::bootstrap::{bench, message_ratio::message_ratio};
 use cachemir_runtime::ckks::bootstrap::{BootstrapConfig, Bootstrapper};
+use cachemir_runtime::ckks::keys::galois_element;
 use cachemir_runtime::ckks::{
-    Ciphertext, Decryptor, Embedding, Encoder, Encryptor, Evaluator, KeyGenerator, Parameters,
-    ParametersLiteral, SecretDistribution,
+    Ciphertext, Decryptor, Embedding, Encoder, Encryptor, EvaluationKeys, Evaluator, KeyGenerator,
+    Parameters, ParametersLiteral, SecretDistribution,
 };
 use cachemir_runtime::RuntimeError;
 use num_complex::Complex64;
@@ -98,7 +99,11 @@ fn full_and_sparse_slot_bootstrap_refresh_a_level_zero_ciphertext() {
     let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
     let sk = kg.secret_key();
     let plain_keys = kg
-        .evaluation_keys(&sk, boots[0].rotation_steps(), true)
+        .evaluation_keys(
+            &sk,
+            &boots[0].rotation_keys().keys().copied().collect::<Vec<_>>(),
+            true,
+        )
         .unwrap();
     let keys = Arc::new(
         kg.bootstrapping_keys(&sk, &[config(params.max_slots()), config(sparse)], &[])
@@ -220,6 +225,46 @@ impl Toy {
 }
 
 /// Mean `|a − b|` over the slots.
+/// Each bootstrapping rotation key is made at the highest level a transform rotates by it at, no
+/// lower: SlotsToCoeffs' keys sit below EvalMod's levels, so the keys take less memory than
+/// top-level ones for the same steps (the refresh test above runs with them).
+#[test]
+fn bootstrapping_rotation_keys_are_made_at_the_level_they_serve() {
+    let params = toy_params();
+    let cfg = config(params.max_slots());
+    let needed = cfg.rotation_keys(&params).unwrap();
+    let top = params.max_level();
+    let eval_mod = EvalMod::new(
+        cfg.k,
+        cfg.sine_degree,
+        cfg.double_angle,
+        cfg.log_message_ratio,
+    );
+    let stc_top = top - cfg.cts_budget - eval_mod.unwrap().depth();
+    assert!(needed.values().any(|&level| level == top));
+    assert!(needed.values().any(|&level| level <= stc_top));
+    let mut kg = KeyGenerator::new(params.clone(), CpuBackend);
+    let sk = kg.secret_key();
+    let keys = kg.bootstrapping_keys(&sk, &[cfg], &[]).unwrap();
+    for (&step, &level) in &needed {
+        let key = &keys.galois[&galois_element(&params, step)];
+        assert!(
+            key.level() >= level,
+            "step {step}: key level {} < {level}",
+            key.level()
+        );
+    }
+    let steps: Vec<i64> = needed.keys().copied().collect();
+    let at_top = kg.evaluation_keys(&sk, &steps, true).unwrap();
+    let galois_bytes = |k: &EvaluationKeys| k.galois.values().map(|g| g.byte_size()).sum::<usize>();
+    assert!(
+        galois_bytes(&keys) < galois_bytes(&at_top),
+        "{} bytes, {} at the top level",
+        galois_bytes(&keys),
+        galois_bytes(&at_top)
+    );
+}
+
 fn mean_error(a: &[Complex64], b: &[Complex64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).norm()).sum::<f64>() / a.len() as f64
 }

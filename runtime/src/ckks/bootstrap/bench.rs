@@ -151,6 +151,6 @@ pub fn bench_at(
         keygen_ms,
         keys_loaded,
         key_bytes,
-        rotation_keys: boot.rotation_steps().len(),
+        rotation_keys: boot.rotation_keys().len(),
     })
 }

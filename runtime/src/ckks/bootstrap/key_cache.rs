@@ -2,8 +2,8 @@
 //! key and its evaluation keys instead of generating them again (about a minute at `N16_BOOT`).
 //!
 //! One file per request, named by a CRC-32 of its descriptor (the format version, the parameter
-//! literal, the bootstrapping configurations and the rotation steps they need, which a new build may
-//! change for the same configuration); the file repeats the descriptor, so a name collision or a
+//! literal, the bootstrapping configurations and the rotation keys they need with their levels,
+//! which a new build may change for the same configuration); the file repeats the descriptor, so a name collision or a
 //! stale file is regenerated, never used. Layout: descriptor length (u32) and text,
 //! secret key length (u64) and bytes, then the evaluation keys, each object in its checksummed
 //! binary form ([`crate::ckks::serialize`]). A file that fails to decode is regenerated; files are
@@ -39,7 +39,7 @@ pub fn load_or_generate(
 ) -> Result<CachedKeys> {
     let steps = configs
         .iter()
-        .map(|c| c.rotation_steps(params))
+        .map(|c| c.rotation_keys(params))
         .collect::<Result<Vec<_>>>()?;
     let descriptor = format!(
         "v{FORMAT_VERSION} {:?} {configs:?} {steps:?}",

@@ -49,6 +49,7 @@ use cachemir_kernels::Backend;
 use eval_mod::EvalMod;
 use num_complex::Complex64;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::f64::consts::PI;
 use std::time::Instant;
 
@@ -167,7 +168,7 @@ pub struct Bootstrapper {
     eval_mod: EvalMod,
     cts: Vec<EncodedLinearTransform>,
     stc: Vec<EncodedLinearTransform>,
-    rotations: Vec<i64>,
+    rotations: RotationKeys,
     /// SubSum stages: the rotation steps each adds to the ciphertext (none for full packing).
     sub_sum: Vec<Vec<i64>>,
     /// Whether the real and imaginary parts share one EvalMod on `2n` slots (`n ≤ N/4`).
@@ -181,8 +182,20 @@ struct Circuit {
     cts: Vec<LinearTransform>,
     stc: Vec<LinearTransform>,
     sub_sum: Vec<Vec<i64>>,
-    rotations: Vec<i64>,
+    rotations: RotationKeys,
     packed: bool,
+}
+
+/// The rotation keys bootstrapping needs: each step with the highest level a ciphertext is
+/// rotated by it at. CoeffsToSlots and SubSum rotate near the top, SlotsToCoeffs below EvalMod's
+/// levels, so a key made at its own level (fewer digits over fewer primes) serves it: at
+/// `N16_BOOT` a SlotsToCoeffs key is about a third of a top-level one.
+pub type RotationKeys = BTreeMap<i64, usize>;
+
+/// Records that `step` is used at `level`: the key must cover the highest such level.
+fn need_rotation(keys: &mut RotationKeys, step: i64, level: usize) {
+    let key_level = keys.entry(step).or_default();
+    *key_level = (*key_level).max(level);
 }
 
 impl Circuit {
@@ -223,14 +236,23 @@ impl Circuit {
             cts[last] = cts[last].lift_replicated(Complex64::new(0.0, -1.0))?;
             stc[0] = stc[0].fold_halves(Complex64::new(0.0, 1.0))?;
         }
-        let mut rotations: Vec<i64> = cts
+        let top = params.max_level();
+        let stc_top = top - config.cts_budget - eval_mod.depth();
+        let mut rotations = RotationKeys::new();
+        for (i, t) in cts.iter().enumerate() {
+            t.rotation_steps()
+                .into_iter()
+                .for_each(|step| need_rotation(&mut rotations, step, top - i));
+        }
+        for (i, t) in stc.iter().enumerate() {
+            t.rotation_steps()
+                .into_iter()
+                .for_each(|step| need_rotation(&mut rotations, step, stc_top - i));
+        }
+        sub_sum
             .iter()
-            .chain(&stc)
-            .flat_map(|t| t.rotation_steps())
-            .chain(sub_sum.iter().flatten().copied())
-            .collect();
-        rotations.sort_unstable();
-        rotations.dedup();
+            .flatten()
+            .for_each(|&step| need_rotation(&mut rotations, step, top));
         Ok(Self {
             eval_mod,
             cts,
@@ -256,8 +278,9 @@ fn sub_sum_stages(n: usize, gap: usize) -> Vec<Vec<i64>> {
 }
 
 impl BootstrapConfig {
-    /// Rotation steps whose keys bootstrapping with this configuration needs (plus conjugation).
-    pub fn rotation_steps(&self, params: &Parameters) -> Result<Vec<i64>> {
+    /// The rotation keys bootstrapping with this configuration needs, each at its level (plus
+    /// conjugation).
+    pub fn rotation_keys(&self, params: &Parameters) -> Result<RotationKeys> {
         Ok(Circuit::new(params, self)?.rotations)
     }
 }
@@ -293,8 +316,8 @@ impl Bootstrapper {
         })
     }
 
-    /// Rotation steps whose keys bootstrapping needs (plus conjugation).
-    pub fn rotation_steps(&self) -> &[i64] {
+    /// The rotation keys bootstrapping needs, each at its level (plus conjugation).
+    pub fn rotation_keys(&self) -> &RotationKeys {
         &self.rotations
     }
 
@@ -311,19 +334,30 @@ impl Bootstrapper {
 
 impl<B: Backend> KeyGenerator<B> {
     /// Evaluation keys for bootstrapping with each of `configs` and for a program's own
-    /// `rotations`: relinearization, the Galois keys of all, conjugation, and the encapsulation
-    /// keys if a configuration uses an ephemeral secret.
+    /// `rotations`: relinearization, conjugation and the program's rotations at the top level, each
+    /// bootstrapping rotation key at the highest level a configuration uses it at
+    /// ([`RotationKeys`]), and the encapsulation keys if a configuration uses an ephemeral secret.
     pub fn bootstrapping_keys(
         &mut self,
         sk: &SecretKey,
         configs: &[BootstrapConfig],
         rotations: &[i64],
     ) -> Result<EvaluationKeys> {
-        let mut steps = rotations.to_vec();
+        let mut keys = self.evaluation_keys(sk, rotations, true)?;
+        let mut needed = RotationKeys::new();
         for config in configs {
-            steps.extend(config.rotation_steps(&self.params)?);
+            for (step, level) in config.rotation_keys(&self.params)? {
+                need_rotation(&mut needed, step, level);
+            }
         }
-        let mut keys = self.evaluation_keys(sk, &steps, true)?;
+        let mut by_level: BTreeMap<usize, Vec<i64>> = BTreeMap::new();
+        needed
+            .into_iter()
+            .for_each(|(step, level)| by_level.entry(level).or_default().push(step));
+        // Highest first, so that a Galois element two steps share is made once, at the higher level.
+        for (level, steps) in by_level.into_iter().rev() {
+            self.add_rotation_keys(&mut keys, sk, &steps, level)?;
+        }
         keys.encapsulation = configs
             .iter()
             .filter_map(|c| c.ephemeral_hamming_weight)
