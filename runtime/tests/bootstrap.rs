@@ -224,7 +224,6 @@ impl Toy {
     }
 }
 
-/// Mean `|a − b|` over the slots.
 /// Each bootstrapping rotation key is made at the highest level a transform rotates by it at, no
 /// lower: SlotsToCoeffs' keys sit below EvalMod's levels, so the keys take less memory than
 /// top-level ones for the same steps (the refresh test above runs with them).
@@ -265,6 +264,7 @@ fn bootstrapping_rotation_keys_are_made_at_the_level_they_serve() {
     );
 }
 
+/// Mean `|a − b|` over the slots.
 fn mean_error(a: &[Complex64], b: &[Complex64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y).norm()).sum::<f64>() / a.len() as f64
 }

@@ -3,8 +3,8 @@
 //!
 //! One file per request, named by a CRC-32 of its descriptor (the format version, the parameter
 //! literal, the bootstrapping configurations and the rotation keys they need with their levels,
-//! which a new build may change for the same configuration); the file repeats the descriptor, so a name collision or a
-//! stale file is regenerated, never used. Layout: descriptor length (u32) and text,
+//! which a new build may change for the same configuration); the file repeats the descriptor, so a
+//! name collision or a stale file is regenerated, never used. Layout: descriptor length (u32) and text,
 //! secret key length (u64) and bytes, then the evaluation keys, each object in its checksummed
 //! binary form ([`crate::ckks::serialize`]). A file that fails to decode is regenerated; files are
 //! written to a temporary name and renamed, so an interrupted run leaves no half file.
@@ -37,12 +37,12 @@ pub fn load_or_generate(
     params: &Arc<Parameters>,
     configs: &[BootstrapConfig],
 ) -> Result<CachedKeys> {
-    let steps = configs
+    let rotation_keys = configs
         .iter()
         .map(|c| c.rotation_keys(params))
         .collect::<Result<Vec<_>>>()?;
     let descriptor = format!(
-        "v{FORMAT_VERSION} {:?} {configs:?} {steps:?}",
+        "v{FORMAT_VERSION} {:?} {configs:?} {rotation_keys:?}",
         params.literal()
     );
     let path = dir.join(format!(

@@ -184,6 +184,8 @@ struct Circuit {
     sub_sum: Vec<Vec<i64>>,
     rotations: RotationKeys,
     packed: bool,
+    /// The level SlotsToCoeffs starts at: the top minus CoeffsToSlots' and EvalMod's levels.
+    stc_top: usize,
 }
 
 /// The rotation keys bootstrapping needs: each step with the highest level a ciphertext is
@@ -260,6 +262,7 @@ impl Circuit {
             sub_sum,
             rotations,
             packed,
+            stc_top,
         })
     }
 }
@@ -292,7 +295,7 @@ impl Bootstrapper {
         let params = encoder.params();
         let circuit = Circuit::new(params, &config)?;
         let top = params.max_level();
-        let stc_top = top - config.cts_budget - circuit.eval_mod.depth();
+        let stc_top = circuit.stc_top;
         let cts = circuit
             .cts
             .iter()
