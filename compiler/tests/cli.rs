@@ -145,6 +145,43 @@ fn compile_report_json_counts_ops_and_lists_no_range_violation() {
         .map(|r| r["bootstraps"].as_u64().unwrap())
         .sum();
     assert_eq!(per_region, got["bootstraps"].as_u64().unwrap());
+
+    // N16_BOOT has a built-in cost table: the prediction is the regions' sum and charges every
+    // bootstrap at least the table's fastest one.
+    let table: serde_json::Value =
+        serde_json::from_str(include_str!("../../ir/cost-tables/N16_BOOT.json")).unwrap();
+    let fastest = table["bootstrap"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|v| v.as_f64().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    let predicted = got["predicted_seconds"].as_f64().unwrap();
+    let by_region: f64 = regions
+        .iter()
+        .map(|r| r["predicted_seconds"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (predicted - by_region).abs() < 1e-6 * predicted,
+        "{predicted} vs {by_region}"
+    );
+    assert!(predicted >= got["bootstraps"].as_f64().unwrap() * fastest);
+}
+
+#[test]
+fn a_cost_table_that_is_not_one_is_refused_with_its_name() {
+    let model = fixture("optimum").join("model.onnx");
+    let out = cachemir(&[
+        "compile",
+        model.to_str().unwrap(),
+        "--max-context",
+        "16",
+        "--cost-table",
+        "Cargo.toml",
+    ]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cost table Cargo.toml"), "{err}");
 }
 
 #[test]

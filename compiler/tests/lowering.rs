@@ -96,7 +96,7 @@ fn check_with(name: &str, strategy: Strategy, set: &str, slots: Option<u32>, max
         strategy.name(),
         -err.log2(),
         lowered.module.num_ops(),
-        lowered.report().total().bootstraps
+        lowered.report(None).total().bootstraps
     );
     assert_eq!(
         generated, r.generated,

@@ -53,6 +53,16 @@ pub enum IrError {
         message: String,
     },
 
+    // ---- cost model ----
+    /// A cost table that does not parse or does not cover a program (`source` names the table).
+    #[error("cost table {table}: {message}")]
+    CostTable {
+        /// The file or built-in table at fault.
+        table: String,
+        /// What is wrong.
+        message: String,
+    },
+
     // ---- .plan files ----
     /// The file does not start with the plan magic bytes.
     #[error("not a .plan file (bad magic bytes)")]

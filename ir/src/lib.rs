@@ -4,6 +4,7 @@
 //! - [`fhe`]: the FHE IR, packed CKKS ciphertexts with level, scale and layout in every value's type.
 //! - [`plan`]: the `.plan` file, the only contract between the compile side and the run side.
 //! - [`params`]: the CKKS parameter literal shared by compiler and runtime.
+//! - [`cost`]: the cost model, predicted seconds per op from the engine's measured table.
 //! - [`embedding`] and [`bootstrap_sine`]: how CKKS lays slot values into a polynomial, and what
 //!   bootstrapping's sine does to them (the compiler's calibration and the runtime's simulation).
 //! - [`text`]: the text-form entry point ([`text::TextForm`]) and the lexer both IRs share.
@@ -14,6 +15,7 @@
 
 pub mod arena;
 pub mod bootstrap_sine;
+pub mod cost;
 pub mod embedding;
 pub mod fhe;
 pub mod params;

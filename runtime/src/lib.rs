@@ -10,6 +10,7 @@ pub mod approx;
 pub mod bench;
 mod bytes;
 pub mod ckks;
+pub mod cost_model;
 mod error;
 pub mod executor;
 pub mod session;

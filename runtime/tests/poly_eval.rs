@@ -65,8 +65,17 @@ fn random_polynomials_consume_exactly_log_degree_levels() {
             .enumerate()
             .map(|(k, v)| v / (k + 1) as f64)
             .collect();
-        let poly = Chebyshev::from_coeffs(coeffs.clone(), -1.0, 1.0).unwrap();
-        let out = c.eval.evaluate_chebyshev(&ct, &poly, target).unwrap();
+        let mut basis = PowerBasis::new(ct.clone());
+        let (out, stats) = c
+            .eval
+            .evaluate_chebyshev_basis(&mut basis, &coeffs, target)
+            .unwrap();
+        // The cost model counts the same ciphertext products.
+        assert_eq!(
+            stats.basis_products + stats.tree_products,
+            cachemir_ir::cost::poly_products(coeffs.len()),
+            "degree {degree}: {stats:?}"
+        );
         let depth = chebyshev_depth(degree, true);
         assert_eq!(depth, (degree as f64 + 1.0).log2().ceil() as usize);
         assert_eq!(ct.level() - out.level(), depth, "degree {degree}");

@@ -58,6 +58,10 @@ pub struct PlanArgs {
     /// Tokens the encrypted KV cache holds at most.
     #[arg(long, default_value_t = 128)]
     pub max_context: usize,
+    /// The cost table predicted seconds come from (`cachemir-run bench cost-model -o FILE`); default:
+    /// the built-in table of the parameter set, if any.
+    #[arg(long)]
+    pub cost_table: Option<PathBuf>,
 }
 
 fn parse_ids(text: &str, what: &str) -> anyhow::Result<Vec<u32>> {
@@ -158,8 +162,6 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
     };
     let lowered = lower::lower(tensor, &cal, &opts)
         .with_context(|| format!("lowering {}", model.display()))?;
-    let report = lowered.report();
-    let total = report.total();
     let risks = held_out_risks(tensor, &ids)?;
     // The plan's position tables end at the context length: longer sequences are measured up to it.
     let within: Vec<Vec<u32>> = ids
@@ -182,6 +184,14 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
     // lose it to the refresh's absolute error: boost them.
     let mut lowered = lowered;
     let conditioned = condition_bootstraps(&mut lowered.module, &mut lowered.weights, &boots)?;
+    let costs = super::cost_table::cost_table(a.cost_table.as_deref(), &lowered.module.params)?;
+    let prediction = costs
+        .as_ref()
+        .map(|t| t.predict(&lowered.module))
+        .transpose()
+        .context("predicting the plan's seconds")?;
+    let report = lowered.report(prediction.as_ref());
+    let total = report.total();
     let mut out = Printer { json: a.json };
     out.line(format_args!(
         "compiled {} with strategy {} at {} ({} slots, D = {}, K = {}), {} ops, {} bootstraps",
@@ -213,6 +223,13 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
             "tokenizer: none ({why}); the plan takes token ids only"
         )),
     }
+    out.line(format_args!(
+        "predicted: {} per token ({})",
+        total
+            .seconds
+            .map_or("-".to_string(), |s| format!("{s:.0} s")),
+        super::cost_table::describe(costs.as_ref())
+    ));
     if risks.is_empty() {
         out.line(format_args!("out-of-range risk: low (tokens of the second half stay inside intervals fitted on the first half)"));
     }
@@ -297,6 +314,7 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
                 "pt_mults": c.pt_mults, "ct_mults": c.ct_mults, "rotations": c.rotations,
                 "key_switches": c.key_switches, "bootstraps": c.bootstraps, "polys": c.polys,
                 "levels": c.levels.map(|(lo, hi)| [lo, hi]),
+                "predicted_seconds": c.seconds,
             })
         };
         let obj = serde_json::json!({
@@ -310,6 +328,8 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
             "centered_bootstraps": conditioned.centered,
             "boosted_bootstraps": conditioned.boosted,
             "key_switches": total.key_switches,
+            "predicted_seconds": total.seconds,
+            "cost_table": super::cost_table::describe(costs.as_ref()),
             "regions": report.regions.iter().map(|(name, c)| {
                 let mut o = counts(c);
                 o["region"] = name.as_str().into();

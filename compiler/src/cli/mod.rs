@@ -2,6 +2,7 @@
 
 mod compile;
 mod compile_plan;
+mod cost_table;
 mod inspect;
 mod reference;
 

@@ -121,9 +121,9 @@ impl Lowered {
         }
     }
 
-    /// Per-region operation counts.
-    pub fn report(&self) -> report::Report {
-        report::report(&self.module, &self.regions)
+    /// Per-region operation counts, with `prediction`'s seconds.
+    pub fn report(&self, prediction: Option<&cachemir_ir::cost::Prediction>) -> report::Report {
+        report::report(&self.module, &self.regions, prediction)
     }
 }
 

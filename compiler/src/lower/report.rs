@@ -1,12 +1,14 @@
 //! `cachemir compile --report`: per-region (input, each layer, head) counts of the lowered program's
-//! plaintext and ciphertext multiplies, rotations, key switches, bootstraps, polynomials and levels.
+//! plaintext and ciphertext multiplies, rotations, key switches, bootstraps, polynomials and levels,
+//! and its predicted seconds when a cost table covers its parameters.
 
+use cachemir_ir::cost::{bsgs_steps, Prediction};
 use cachemir_ir::fhe::{Module, Op, OpId, Type};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
 /// Counts of one region.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Counts {
     /// Plaintext and scalar multiplies (each diagonal of a linear transform counts one).
     pub pt_mults: u64,
@@ -22,10 +24,12 @@ pub struct Counts {
     pub polys: u64,
     /// Lowest and highest ciphertext level produced.
     pub levels: Option<(u32, u32)>,
+    /// Predicted seconds (`None` without a cost table).
+    pub seconds: Option<f64>,
 }
 
 /// The report: regions in program order.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Report {
     /// `(region, counts)` in order of first appearance.
     pub regions: Vec<(String, Counts)>,
@@ -42,6 +46,10 @@ impl Report {
             t.key_switches += c.key_switches;
             t.bootstraps += c.bootstraps;
             t.polys += c.polys;
+            t.seconds = match (t.seconds, c.seconds) {
+                (Some(a), Some(b)) => Some(a + b),
+                (x, y) => x.or(y),
+            };
             t.levels = match (t.levels, c.levels) {
                 (Some((a, b)), Some((c0, d0))) => Some((a.min(c0), b.max(d0))),
                 (x, None) => x,
@@ -52,38 +60,14 @@ impl Report {
     }
 }
 
-fn bsgs_rotations(module: &Module, op: &Op) -> u64 {
-    let Op::LinearTransform {
-        input,
-        offsets,
-        baby_step,
-        ..
-    } = op
-    else {
-        return 0;
-    };
-    let n = module
-        .value_type(*input)
-        .and_then(Type::as_ct)
-        .map_or(1, |t| i64::from(t.slots.0.max(1)));
-    let n1 = i64::from((*baby_step).max(1));
-    let mut baby = BTreeSet::new();
-    let mut giant = BTreeSet::new();
-    for o in offsets {
-        let k = i64::from(o.0).rem_euclid(n);
-        if k % n1 != 0 {
-            baby.insert(k % n1);
-        }
-        if k - k % n1 != 0 {
-            giant.insert(k - k % n1);
-        }
-    }
-    (baby.len() + giant.len()) as u64
-}
-
 /// Counts the ops of `module`, attributing each op to the region of `regions` it or the nearest earlier
-/// op has (ops inserted by passes inherit the region they sit in).
-pub fn report(module: &Module, regions: &BTreeMap<OpId, String>) -> Report {
+/// op has (ops inserted by passes inherit the region they sit in), with `prediction`'s seconds.
+pub fn report(
+    module: &Module,
+    regions: &BTreeMap<OpId, String>,
+    prediction: Option<&Prediction>,
+) -> Report {
+    let seconds: Option<BTreeMap<OpId, f64>> = prediction.map(|p| p.ops.iter().copied().collect());
     let mut out: Vec<(String, Counts)> = Vec::new();
     let mut current = "input".to_string();
     for id in module.op_ids() {
@@ -100,12 +84,26 @@ pub fn report(module: &Module, regions: &BTreeMap<OpId, String>) -> Report {
             }
         }
         let c = &mut out.last_mut().expect("pushed above").1;
+        if let Some(s) = &seconds {
+            *c.seconds.get_or_insert(0.0) += s.get(&id).copied().unwrap_or(0.0);
+        }
         let data = module.op(id);
         match &data.op {
             Op::MulPlain { .. } | Op::MulConst { .. } => c.pt_mults += 1,
-            Op::LinearTransform { offsets, .. } => {
+            Op::LinearTransform {
+                input,
+                offsets,
+                baby_step,
+                ..
+            } => {
                 c.pt_mults += offsets.len() as u64;
-                let r = bsgs_rotations(module, &data.op);
+                let slots = module
+                    .value_type(*input)
+                    .and_then(Type::as_ct)
+                    .map_or(1, |t| t.slots.0);
+                let (baby, giant) =
+                    bsgs_steps(offsets.iter().map(|o| i64::from(o.0)), *baby_step, slots);
+                let r = (baby + giant) as u64;
                 c.rotations += r;
                 c.key_switches += r;
             }
@@ -146,8 +144,16 @@ impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(
             f,
-            "{:<10} {:>8} {:>8} {:>9} {:>11} {:>10} {:>6} {:>8}",
-            "region", "pt-mul", "ct-mul", "rotation", "key-switch", "bootstrap", "poly", "levels"
+            "{:<10} {:>8} {:>8} {:>9} {:>11} {:>10} {:>6} {:>8} {:>10}",
+            "region",
+            "pt-mul",
+            "ct-mul",
+            "rotation",
+            "key-switch",
+            "bootstrap",
+            "poly",
+            "levels",
+            "seconds"
         )?;
         let total = self.total();
         for (name, c) in self
@@ -156,9 +162,10 @@ impl fmt::Display for Report {
             .chain(std::iter::once(&("total".to_string(), total)))
         {
             let levels = c.levels.map_or("-".into(), |(a, b)| format!("{a}..{b}"));
+            let seconds = c.seconds.map_or("-".into(), |s| format!("{s:.1}"));
             writeln!(
                 f,
-                "{:<10} {:>8} {:>8} {:>9} {:>11} {:>10} {:>6} {:>8}",
+                "{:<10} {:>8} {:>8} {:>9} {:>11} {:>10} {:>6} {:>8} {:>10}",
                 name,
                 c.pt_mults,
                 c.ct_mults,
@@ -166,7 +173,8 @@ impl fmt::Display for Report {
                 c.key_switches,
                 c.bootstraps,
                 c.polys,
-                levels
+                levels,
+                seconds
             )?;
         }
         Ok(())

@@ -46,7 +46,7 @@ pub struct StepResult {
 }
 
 /// What one step executed.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct StepStats {
     /// Wall time, milliseconds.
     pub millis: f64,
@@ -56,6 +56,9 @@ pub struct StepStats {
     pub rotations: u32,
     /// Key switches: rotations, conjugations and relinearizations.
     pub key_switches: u32,
+    /// Wall time by op kind (mnemonic), milliseconds; a rescale fused into its producer counts with
+    /// the producer.
+    pub op_millis: BTreeMap<&'static str, f64>,
 }
 
 impl StepStats {
@@ -229,8 +232,11 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
             stats.count(&data.op);
             if !done_early.contains(&id) {
                 let fused = self.fused_rescales.get(&id);
+                let op_started = std::time::Instant::now();
                 let results =
                     self.execute(id, fused.is_some(), inputs, state, &vals, &mut outputs)?;
+                *stats.op_millis.entry(data.op.mnemonic()).or_default() +=
+                    op_started.elapsed().as_secs_f64() * 1e3;
                 let targets = fused.map_or(&data.results, |&rescale| &m.op(rescale).results);
                 for (r, v) in targets.iter().zip(results) {
                     if remaining[r.index()] > 0 {

@@ -15,6 +15,7 @@ use cachemir_ir::plan::client::{argmax, logits, step_inputs};
 use cachemir_ir::plan::Plan;
 use cachemir_kernels::CpuBackend;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -35,6 +36,8 @@ pub struct TokenReport {
     pub rotations: u32,
     /// Key switches (rotations, conjugations, relinearizations).
     pub key_switches: u32,
+    /// Server-side wall time by op kind (mnemonic), milliseconds (empty when simulated).
+    pub op_millis: BTreeMap<String, f64>,
 }
 
 /// The result of [`generate`], printed by `cachemir-run --json`.
@@ -132,6 +135,7 @@ pub fn generate(
             bootstraps: stats.bootstraps,
             rotations: stats.rotations,
             key_switches: stats.key_switches,
+            op_millis: stats.op_millis,
         };
         Ok((logits(&reply.values), report))
     })?;

@@ -58,6 +58,9 @@ pub struct StepStatsMessage {
     /// Key switches.
     #[prost(uint32, tag = "4")]
     pub key_switches: u32,
+    /// Wall time by op kind (mnemonic), milliseconds.
+    #[prost(btree_map = "string, double", tag = "5")]
+    pub op_millis: ::std::collections::BTreeMap<String, f64>,
 }
 
 /// The fingerprint that binds a session to a plan: CRC-32 of the plan's bytes.

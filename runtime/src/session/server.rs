@@ -98,7 +98,7 @@ impl<'p, B: Backend + Clone> Server<'p, B> {
             .collect::<Result<BTreeMap<_, _>>>()?;
         let result = self.executor.run(&inputs, &mut self.state)?;
         self.steps += 1;
-        let s = result.stats;
+        let s = &result.stats;
         let reply = StepReply {
             outputs: result
                 .outputs
@@ -110,6 +110,11 @@ impl<'p, B: Backend + Clone> Server<'p, B> {
                 bootstraps: s.bootstraps,
                 rotations: s.rotations,
                 key_switches: s.key_switches,
+                op_millis: s
+                    .op_millis
+                    .iter()
+                    .map(|(kind, ms)| (kind.to_string(), *ms))
+                    .collect(),
             }),
         };
         Ok(reply.encode_to_vec())

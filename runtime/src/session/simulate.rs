@@ -206,6 +206,7 @@ pub fn simulate(
             bootstraps: counts.bootstraps,
             rotations: counts.rotations,
             key_switches: counts.rotations + counts.relinearizations,
+            op_millis: Default::default(),
         };
         Ok((logits(&outputs), report))
     })

@@ -3,11 +3,13 @@
 //! `cachemir-run PLAN --prompt-ids 1,2,3 [--max-new-tokens N] [--json] [--threads K]`
 //! `cachemir-run bench primitives [--params SET] [--limbs Q+P] [--threads K] [--runs R] [--json]`
 //! `cachemir-run bench bootstrap [--params SET] [--slots N] [--threads K] [--runs R] [--json]`
+//! `cachemir-run bench cost-model [--params SET] [--bootstrap-slots N,…] [--threads K] [-o FILE]`
 
 use anyhow::{bail, Context, Result};
 use cachemir_runtime::bench::{primitives, PrimitivesConfig};
 use cachemir_runtime::ckks::bootstrap::{bench as bootstrap_bench, BootstrapConfig};
 use cachemir_runtime::ckks::Parameters;
+use cachemir_runtime::cost_model;
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -88,6 +90,32 @@ enum Bench {
         /// Values uniform in [-A, A] (real and imaginary parts).
         #[arg(long, default_value_t = 1.0)]
         amplitude: f64,
+    },
+    /// The cost table the compiler predicts seconds from: every primitive at every level, and a
+    /// bootstrap per slot count (JSON, format in docs/design/cost-model.md).
+    CostModel {
+        /// Parameter set.
+        #[arg(long, default_value = "N16_BOOT")]
+        params: String,
+        /// Slot counts to time a bootstrap at, comma-separated; default N/2 for a bootstrappable set.
+        #[arg(long, value_delimiter = ',')]
+        bootstrap_slots: Option<Vec<usize>>,
+        /// rayon threads (default: all cores).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Repetitions per entry (the median is kept).
+        #[arg(long, default_value_t = 3)]
+        runs: usize,
+        /// Write the table here instead of printing it.
+        #[arg(short = 'o', long = "output")]
+        output: Option<PathBuf>,
+        /// Allow parameter sets below 128-bit security (named `INSECURE_…`).
+        #[arg(long)]
+        insecure_test_params: bool,
+        /// Bootstrapping keys are read from (or stored in) this directory (they hold the SECRET key:
+        /// benchmarks only).
+        #[arg(long)]
+        key_cache: Option<PathBuf>,
     },
 }
 
@@ -201,6 +229,41 @@ fn main() -> Result<()> {
             })?;
             spinner.finish_and_clear();
             print_json(&report, json)?;
+        }
+        Command::Bench {
+            what:
+                Bench::CostModel {
+                    params,
+                    bootstrap_slots,
+                    threads,
+                    runs,
+                    output,
+                    insecure_test_params,
+                    key_cache,
+                },
+        } => {
+            check_security(&params, insecure_test_params)?;
+            let pool = thread_pool(threads)?;
+            let slots = match bootstrap_slots {
+                Some(list) => list,
+                None if cachemir_ir::params::bootstrap_levels(&params).is_some() => {
+                    vec![Parameters::named(&params)?.max_slots()]
+                }
+                None => vec![],
+            };
+            let spinner = spinner();
+            let table = pool.install(|| {
+                cost_model::measure(&params, runs, &slots, key_cache.as_deref(), |phase| {
+                    spinner.set_message(phase.to_string())
+                })
+            })?;
+            spinner.finish_and_clear();
+            let text = serde_json::to_string_pretty(&table)? + "\n";
+            match output {
+                Some(path) => std::fs::write(&path, text)
+                    .with_context(|| format!("writing {}", path.display()))?,
+                None => print!("{text}"),
+            }
         }
     }
     Ok(())
