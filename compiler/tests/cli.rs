@@ -169,6 +169,33 @@ fn compile_report_json_counts_ops_and_lists_no_range_violation() {
 }
 
 #[test]
+fn ilp_placement_spends_no_more_bootstraps_than_greedy_and_reports_its_solve() {
+    let model = fixture("optimum").join("model.onnx");
+    let compile = |placement: &str| {
+        cachemir_json(&[
+            "compile",
+            model.to_str().unwrap(),
+            "--max-context",
+            "16",
+            "--placement",
+            placement,
+            "--ilp-seconds",
+            "5",
+            "--json",
+        ])
+    };
+    let (greedy, ilp) = (compile("greedy"), compile("ilp"));
+    assert_eq!(greedy["placement"], "greedy");
+    assert_eq!(ilp["placement"], "ilp");
+    // Every bootstrap of this program has the same slot count, so seconds order as counts.
+    assert!(ilp["bootstraps"].as_u64().unwrap() <= greedy["bootstraps"].as_u64().unwrap());
+    assert!(ilp["solve_seconds"].as_f64().unwrap() > 0.0);
+    let gap = ilp["optimality_gap"].as_f64().unwrap();
+    assert!((0.0..1.0).contains(&gap), "{gap}");
+    assert!(greedy["solve_seconds"].is_null());
+}
+
+#[test]
 fn a_cost_table_that_is_not_one_is_refused_with_its_name() {
     let model = fixture("optimum").join("model.onnx");
     let out = cachemir(&[

@@ -76,6 +76,8 @@ fn check_with(name: &str, strategy: Strategy, set: &str, slots: Option<u32>, max
         slots,
         max_context,
         cache_level: None,
+        placement: Default::default(),
+        costs: None,
     };
     let lowered = lower::lower(&tensor, &cal, &opts).unwrap();
     let (generated, rows) = client::generate_in_clear(

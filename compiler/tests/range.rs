@@ -59,6 +59,8 @@ fn check_with(m: &Module, calibration: &[Vec<u32>]) {
         slots: None,
         max_context: 16,
         cache_level: None,
+        placement: Default::default(),
+        costs: None,
     };
     let lowered = lower::lower(m, &cal, &opts).unwrap();
     let boots =
@@ -120,6 +122,8 @@ fn a_first_position_sink_gets_its_own_units_and_keeps_the_reference_tokens() {
         slots: None,
         max_context: 16,
         cache_level: None,
+        placement: Default::default(),
+        costs: None,
     };
     let lowered = lower::lower(&m, &cal, &opts).unwrap();
     let inputs = lowered.module.op_ids().filter(|&id| {

@@ -84,6 +84,8 @@ fn smollm2_lowered_program_gives_the_reference_tokens() {
         slots: None,
         max_context: 32,
         cache_level: None,
+        placement: Default::default(),
+        costs: None,
     };
     let lowered = lower::lower(&tensor, &cal, &opts).unwrap();
     let boots = bootstrap_inputs(

@@ -122,16 +122,21 @@ impl CostTable {
             })
     }
 
-    fn bootstrap_seconds(&self, slots: u32, op: OpId) -> Result<f64> {
+    /// Seconds of one bootstrap at `slots`: the measured time at that count, else at the nearest larger
+    /// count measured, else at the largest; `None` for a table without bootstrap times.
+    pub fn bootstrap(&self, slots: u32) -> Option<f64> {
         self.bootstrap
             .range(slots..)
             .next()
             .or_else(|| self.bootstrap.iter().next_back())
             .map(|(_, &s)| s)
-            .ok_or_else(|| IrError::CostTable {
-                table: self.params_name.clone(),
-                message: format!("op #{}: the table has no bootstrap time", op.index()),
-            })
+    }
+
+    fn bootstrap_seconds(&self, slots: u32, op: OpId) -> Result<f64> {
+        self.bootstrap(slots).ok_or_else(|| IrError::CostTable {
+            table: self.params_name.clone(),
+            message: format!("op #{}: the table has no bootstrap time", op.index()),
+        })
     }
 
     /// Predicts every op of `module`, whose parameters must be the table's.

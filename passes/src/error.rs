@@ -33,6 +33,12 @@ pub enum PassError {
         /// The verifier's error.
         source: IrError,
     },
+    /// The MILP solver failed (bootstrap placement).
+    #[error("solver: {message}")]
+    Solver {
+        /// The solver's error.
+        message: String,
+    },
     /// No pass has this name.
     #[error("unknown pass `{name}` (known: {known})")]
     UnknownPass {

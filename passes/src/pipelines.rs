@@ -17,6 +17,7 @@ pub fn all_fhe_passes() -> Vec<Box<dyn Pass>> {
         Box::new(DeadCodeElimination),
         Box::new(RotationKeyCollection),
         Box::new(BootstrapPlacement::default()),
+        Box::new(BootstrapPlacement::ilp()),
     ]
 }
 

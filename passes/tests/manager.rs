@@ -108,7 +108,7 @@ fn unknown_pass_lists_known_names() {
     let e = pass_by_name("dce").err().unwrap();
     assert_eq!(
         e.to_string(),
-        "unknown pass `dce` (known: verify, rescale-insertion, common-subexpression-elimination, dead-code-elimination, rotation-key-collection, bootstrap-placement)"
+        "unknown pass `dce` (known: verify, rescale-insertion, common-subexpression-elimination, dead-code-elimination, rotation-key-collection, bootstrap-placement, bootstrap-placement-ilp)"
     );
 }
 

@@ -60,6 +60,8 @@ fn compile(name: &str, set: &str) -> (serde_json::Value, Plan) {
         slots: None,
         max_context: 16,
         cache_level: None,
+        placement: Default::default(),
+        costs: None,
     };
     let mut lowered = lower::lower(&tensor, &cal, &opts).unwrap();
     // As `cachemir compile` does: bootstrap inputs centered on their calibrated mean and boosted.

@@ -15,6 +15,7 @@ use cachemir_ir::plan::text::TextCodec;
 use cachemir_ir::plan::Plan;
 use cachemir_ir::tensor::Module;
 use cachemir_ir::tensor::NodeId;
+use cachemir_passes::bootstrap::{IlpLimits, Placement};
 use std::collections::BTreeMap;
 
 /// Options of `cachemir compile` that produce a plan.
@@ -62,6 +63,22 @@ pub struct PlanArgs {
     /// the built-in table of the parameter set, if any.
     #[arg(long)]
     pub cost_table: Option<PathBuf>,
+    /// Bootstrap placement: `greedy` (in program order, where levels run out) or `ilp` (a mixed-integer
+    /// program minimizing the bootstraps' predicted seconds, solved by CBC).
+    #[arg(long, default_value = "greedy", value_parser = parse_placement)]
+    pub placement: Placement,
+    /// The ILP solver's time limit per window of the program, in seconds.
+    #[arg(long, default_value_t = 30.0)]
+    pub ilp_seconds: f64,
+}
+
+fn parse_placement(name: &str) -> Result<Placement, String> {
+    Placement::from_name(name).ok_or_else(|| {
+        format!(
+            "unknown placement {name:?} (known: {})",
+            Placement::NAMES.join(", ")
+        )
+    })
 }
 
 fn parse_ids(text: &str, what: &str) -> anyhow::Result<Vec<u32>> {
@@ -153,12 +170,24 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
     let (ids, source) = calibration_sequences(a, codec.as_ref(), vocab)?;
     let tokens: usize = ids.iter().map(Vec::len).sum();
     let cal = observe(tensor, &ids).with_context(|| format!("calibrating {}", model.display()))?;
+    let costs = super::cost_table::cost_table(a.cost_table.as_deref(), &set.literal)?;
     let opts = Options {
         strategy: a.strategy,
         params: set.clone(),
         slots: a.slots,
         max_context: a.max_context,
         cache_level: None,
+        placement: match a.placement {
+            Placement::Ilp(limits) if a.ilp_seconds.is_finite() && a.ilp_seconds > 0.0 => {
+                Placement::Ilp(IlpLimits {
+                    seconds_per_solve: a.ilp_seconds,
+                    ..limits
+                })
+            }
+            Placement::Ilp(_) => bail!("--ilp-seconds {}: not a positive time", a.ilp_seconds),
+            greedy => greedy,
+        },
+        costs: costs.clone(),
     };
     let lowered = lower::lower(tensor, &cal, &opts)
         .with_context(|| format!("lowering {}", model.display()))?;
@@ -184,7 +213,6 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
     // lose it to the refresh's absolute error: boost them.
     let mut lowered = lowered;
     let conditioned = condition_bootstraps(&mut lowered.module, &mut lowered.weights, &boots)?;
-    let costs = super::cost_table::cost_table(a.cost_table.as_deref(), &lowered.module.params)?;
     let prediction = costs
         .as_ref()
         .map(|t| t.predict(&lowered.module))
@@ -229,6 +257,25 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
             .seconds
             .map_or("-".to_string(), |s| format!("{s:.0} s")),
         super::cost_table::describe(costs.as_ref())
+    ));
+    let stat = |key: &str| {
+        lowered
+            .stats
+            .get(&format!("bootstrap-placement.{key}"))
+            .copied()
+    };
+    out.line(format_args!(
+        "placement: {}{}",
+        a.placement.name(),
+        match (stat("solve-millis"), stat("gap-ppm")) {
+            (Some(ms), Some(ppm)) => format!(
+                ", solved in {:.1} s, optimality gap {:.2}% ({} windows stopped by the time limit)",
+                ms as f64 / 1e3,
+                ppm as f64 / 1e4,
+                stat("timed-out").unwrap_or(0)
+            ),
+            _ => String::new(),
+        }
     ));
     if risks.is_empty() {
         out.line(format_args!("out-of-range risk: low (tokens of the second half stay inside intervals fitted on the first half)"));
@@ -330,6 +377,9 @@ pub fn run(model: &Path, tensor: &Module, a: &PlanArgs) -> anyhow::Result<()> {
             "key_switches": total.key_switches,
             "predicted_seconds": total.seconds,
             "cost_table": super::cost_table::describe(costs.as_ref()),
+            "placement": a.placement.name(),
+            "solve_seconds": stat("solve-millis").map(|ms| ms as f64 / 1e3),
+            "optimality_gap": stat("gap-ppm").map(|ppm| ppm as f64 / 1e6),
             "regions": report.regions.iter().map(|(name, c)| {
                 let mut o = counts(c);
                 o["region"] = name.as_str().into();

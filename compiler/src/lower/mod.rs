@@ -27,10 +27,11 @@ use crate::calibrate::{Calibration, Quantity};
 use crate::error::{CompileError, Result};
 use activation::Approx;
 use attention::Heads;
+use cachemir_ir::cost::CostTable;
 use cachemir_ir::fhe::{Level, Module, ValueId as FheValue};
 use cachemir_ir::tensor::{self, Op};
 use cachemir_ir::weights::Weights;
-use cachemir_passes::bootstrap::BootstrapPlacement;
+use cachemir_passes::bootstrap::{BootstrapPlacement, Placement};
 use cachemir_passes::check::Verify;
 use cachemir_passes::cleanup::{CommonSubexpressionElimination, DeadCodeElimination};
 use cachemir_passes::keys::RotationKeyCollection;
@@ -75,6 +76,10 @@ pub struct Options {
     /// Highest level the KV caches persist at (default: the working level); each is kept at the level its
     /// readers spend when that is lower.
     pub cache_level: Option<u32>,
+    /// How bootstraps are placed.
+    pub placement: Placement,
+    /// The cost table placement weighs bootstraps with (default: the built-in one of the parameters).
+    pub costs: Option<CostTable>,
 }
 
 /// One polynomial approximation chosen by the lowering.
@@ -615,7 +620,12 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
         }
     }
     let mut module = em.module;
-    let stats = manage(&mut module, Level(working))?;
+    let placement = BootstrapPlacement {
+        target: Some(Level(working)),
+        placement: opts.placement,
+        costs: opts.costs.clone(),
+    };
+    let stats = manage(&mut module, placement)?;
     Ok(Lowered {
         module,
         regions: em.regions,
@@ -702,24 +712,22 @@ fn scaled(block: FheValue, len: usize, unit: f64) -> Vector {
     }
 }
 
-/// The management pipeline after lowering.
-pub fn management(working_level: Level) -> Vec<Box<dyn Pass>> {
+/// The management pipeline after lowering, with `placement` placing the bootstraps.
+pub fn management(placement: BootstrapPlacement) -> Vec<Box<dyn Pass>> {
     vec![
         Box::new(CommonSubexpressionElimination),
         Box::new(DeadCodeElimination),
         Box::new(RotationKeyCollection),
-        Box::new(BootstrapPlacement {
-            target: Some(working_level),
-        }),
+        Box::new(placement),
         Box::new(DeadCodeElimination),
         Box::new(RotationKeyCollection),
         Box::new(Verify),
     ]
 }
 
-fn manage(module: &mut Module, working_level: Level) -> Result<BTreeMap<String, u64>> {
+fn manage(module: &mut Module, placement: BootstrapPlacement) -> Result<BTreeMap<String, u64>> {
     let mut cx = PassCx::default();
-    PassManager::new(management(working_level))
+    PassManager::new(management(placement))
         .verify_each(false)
         .run(module, &mut cx)?;
     Ok(cx.stats)
@@ -728,5 +736,9 @@ fn manage(module: &mut Module, working_level: Level) -> Result<BTreeMap<String, 
 /// Runs the management pipeline (tests of the lowering's pieces).
 #[cfg(test)]
 pub(crate) fn manage_for_tests(module: &mut Module, working_level: u32) {
-    manage(module, Level(working_level)).expect("management passes");
+    let placement = BootstrapPlacement {
+        target: Some(Level(working_level)),
+        ..BootstrapPlacement::default()
+    };
+    manage(module, placement).expect("management passes");
 }

@@ -1,18 +1,47 @@
-//! `bootstrap-placement`: inserts `bootstrap` where the level budget would run out, choosing for each
-//! refresh the value whose refresh serves the most later ops (greedy, with a bounded lookahead).
+//! `bootstrap-placement`: inserts `bootstrap` where the level budget would run out, with refreshes chosen
+//! by one of the [`Placement`] algorithms.
 
+use super::greedy;
+use super::ilp::{self, IlpLimits};
 use super::level_flow::{LevelFlow, Levels, Refreshes};
 use crate::error::PassError;
 use crate::pass::{Changed, Pass, PassCx};
 use crate::scale::RescaleInsertion;
-use cachemir_ir::fhe::{CtType, Level, LogScale, Module, Op, Type, ValueId};
-use std::collections::{BTreeMap, HashSet};
+use cachemir_ir::cost::CostTable;
+use cachemir_ir::fhe::{op_label, CtType, Level, LogScale, Module, Op, Type, ValueId};
+use std::collections::BTreeMap;
 
-/// Steps simulated past the op that needs a refresh when candidates are compared.
-const LOOKAHEAD: usize = 400;
+/// How the values to refresh are chosen.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum Placement {
+    /// In program order, where an operand runs out, with a bounded lookahead (`greedy.rs`).
+    #[default]
+    Greedy,
+    /// A mixed-integer program over windows of the program, minimizing bootstrap seconds (`ilp.rs`).
+    Ilp(IlpLimits),
+}
 
-/// Most ancestors considered for one refresh.
-const MAX_CANDIDATES: usize = 48;
+impl Placement {
+    /// The names [`Placement::from_name`] knows.
+    pub const NAMES: &'static [&'static str] = &["greedy", "ilp"];
+
+    /// The placement named `name`, with default limits.
+    pub fn from_name(name: &str) -> Option<Self> {
+        match name {
+            "greedy" => Some(Self::Greedy),
+            "ilp" => Some(Self::Ilp(IlpLimits::default())),
+            _ => None,
+        }
+    }
+
+    /// Its name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Greedy => "greedy",
+            Self::Ilp(_) => "ilp",
+        }
+    }
+}
 
 /// Makes the program's level budget suffice by inserting `bootstrap` ops, then runs `rescale-insertion`
 /// so every type is exact (the output verifies).
@@ -22,78 +51,40 @@ const MAX_CANDIDATES: usize = 48;
 /// inputs at their declared level, `kv_read` at the cache level, `bootstrap` at its target; `mul_plain`,
 /// `mul_ct`, `linear_transform` and `mul_const` at a non-zero scale consume one level; `poly_eval`
 /// consumes `Op::poly_depth` levels; explicit `rescale` one; `level_drop` sets it; everything else takes the
-/// lowest operand level. When an op needs more levels than an operand has (one for a product, the depth
-/// for a polynomial, the cache level for `kv_append`), one value is refreshed to `target`: the operand
-/// itself, or an ancestor of it used more than once (within `target` levels of it), whichever makes the
-/// lazy rule (refresh each operand where it runs out) spend the fewest bootstraps over the next
-/// `LOOKAHEAD` ops; ties go to the operand (the refresh closest to its use). The refreshed value replaces
-/// the original for every later use (a value is refreshed at most once): an ancestor's refresh thereby
-/// serves all of its consumers, such as a vector replicated once for several projections, or a squared
-/// softmax weight that feeds both its sum and its product with the sum's inverse. Sets the bootstrapping
-/// key. Greedy, not optimal (the ILP placement of the design is a later pass).
+/// lowest operand level. An op needs one level for a product, the depth for a polynomial, the cache
+/// level for `kv_append`. The [`Placement`] chooses the values to refresh to `target`; a refreshed value
+/// replaces the original for every later use (a value is refreshed at most once). Bootstraps are
+/// weighed by their seconds at their slot count from `costs` (default: the built-in table of the
+/// program's parameters; without one, each bootstrap counts 1). Sets the bootstrapping key.
 ///
-/// Option: `target`, the level after bootstrapping (default: the top level of the chain).
-#[derive(Debug, Clone, Copy, Default)]
+/// Statistics: `bootstrap-placement.bootstraps`, and for the ILP `.solve-millis`, `.gap-ppm` (the
+/// largest window's gap to its proven bound, parts per million) and `.timed-out` (windows).
+#[derive(Debug, Clone, Default)]
 pub struct BootstrapPlacement {
     /// Level after bootstrapping; `None` = the chain's top level.
     pub target: Option<Level>,
+    /// The placement algorithm.
+    pub placement: Placement,
+    /// Bootstrap seconds by slot count; `None` = the built-in table of the program's parameters.
+    pub costs: Option<CostTable>,
 }
 
-/// The value to refresh for the unmet operand `v` of the step at `pos`, and the first position reading
-/// the refreshed value.
-fn choose(
-    flow: &LevelFlow,
-    levels: &Levels,
-    refreshes: &Refreshes,
-    v: ValueId,
-    pos: usize,
-) -> (ValueId, usize) {
-    let until = pos + LOOKAHEAD;
-    let score = |c: ValueId, from: usize| {
-        let mut with = refreshes.clone();
-        with.insert(c, from);
-        flow.lazy_count(levels, &with, from, until)
-    };
-    let mut best = (v, pos);
-    let mut best_score = score(v, pos);
-    let reach = flow.level_at(levels, refreshes, v, pos) + flow.target;
-    let mut seen = HashSet::from([v]);
-    let mut frontier = vec![v];
-    let mut considered = 0;
-    while let Some(u) = frontier.pop() {
-        let Some(&def) = flow.defined_at.get(&u) else {
-            continue;
-        };
-        let step = &flow.steps[def];
-        if step.fixed.is_some() {
-            continue;
-        }
-        for &a in &step.operands {
-            if !seen.insert(a) || refreshes.contains_key(&a) {
-                continue;
-            }
-            if flow.level_at(levels, refreshes, a, def) >= reach || considered == MAX_CANDIDATES {
-                continue;
-            }
-            frontier.push(a);
-            if flow.used_at.get(&a).map_or(0, Vec::len) < 2 {
-                continue;
-            }
-            considered += 1;
-            let from = flow.defined_at.get(&a).map_or(0, |&d| d + 1);
-            let s = score(a, from);
-            if s < best_score {
-                best = (a, from);
-                best_score = s;
-            }
+impl BootstrapPlacement {
+    /// The ILP placement with default limits.
+    pub fn ilp() -> Self {
+        Self {
+            placement: Placement::Ilp(IlpLimits::default()),
+            ..Self::default()
         }
     }
-    best
 }
 
 impl Pass for BootstrapPlacement {
     fn name(&self) -> &'static str {
-        "bootstrap-placement"
+        match self.placement {
+            Placement::Greedy => "bootstrap-placement",
+            Placement::Ilp(_) => "bootstrap-placement-ilp",
+        }
     }
 
     fn run(&self, module: &mut Module, cx: &mut PassCx) -> Result<Changed, PassError> {
@@ -102,25 +93,44 @@ impl Pass for BootstrapPlacement {
         let flow = LevelFlow::new(module, target.0);
         if let Some(step) = flow.steps.iter().find(|s| s.need > target.0) {
             return Err(PassError::Unsupported {
-                op: cachemir_ir::fhe::op_label(module, step.op),
+                op: op_label(module, step.op),
                 message: format!(
                     "needs level {}, more than the bootstrap target {}",
                     step.need, target.0
                 ),
             });
         }
-        let mut levels = Levels::new();
-        let mut refreshes = Refreshes::new();
-        for pos in 0..flow.steps.len() {
-            while let Some(v) = flow.unmet(&levels, &refreshes, pos) {
-                let (c, from) = choose(&flow, &levels, &refreshes, v, pos);
-                refreshes.insert(c, from);
-                for p in from..pos {
-                    flow.apply(&mut levels, &refreshes, p);
-                }
+        let refreshes = match self.placement {
+            Placement::Greedy => greedy::place(&flow),
+            Placement::Ilp(limits) => {
+                let table = self
+                    .costs
+                    .clone()
+                    .or_else(|| CostTable::builtin(&module.params));
+                // Only relinearized ciphertexts can be refreshed.
+                let seconds = |v: ValueId| {
+                    let t = module.value_type(v).and_then(Type::as_ct)?;
+                    (t.degree == 1).then(|| {
+                        table
+                            .as_ref()
+                            .and_then(|table| table.bootstrap(t.slots.0))
+                            .unwrap_or(1.0)
+                    })
+                };
+                let outcome = ilp::place(&flow, &seconds, limits)?;
+                cx.bump(
+                    "bootstrap-placement.solve-millis",
+                    (outcome.solve_seconds * 1e3).round() as u64,
+                );
+                cx.bump(
+                    "bootstrap-placement.gap-ppm",
+                    (outcome.gap * 1e6).round() as u64,
+                );
+                cx.bump("bootstrap-placement.timed-out", outcome.timed_out as u64);
+                outcome.refreshes
             }
-            flow.apply(&mut levels, &refreshes, pos);
-        }
+        };
+        check_every_need_met(module, &flow, &refreshes)?;
         let inserted = refreshes.len() as u64;
         insert_bootstraps(module, &flow, &refreshes, target)?;
         if inserted > 0 {
@@ -131,6 +141,25 @@ impl Pass for BootstrapPlacement {
         let retyped = RescaleInsertion.run(module, cx)?;
         Ok(Changed::from_bool(inserted > 0 || retyped == Changed::Yes))
     }
+}
+
+/// Fails on the first step an operand of which still runs out of levels under `refreshes`.
+fn check_every_need_met(
+    module: &Module,
+    flow: &LevelFlow,
+    refreshes: &Refreshes,
+) -> Result<(), PassError> {
+    let mut levels = Levels::new();
+    for pos in 0..flow.steps.len() {
+        if flow.unmet(&levels, refreshes, pos).is_some() {
+            return Err(PassError::Unsupported {
+                op: op_label(module, flow.steps[pos].op),
+                message: "the placement left an operand short of levels".into(),
+            });
+        }
+        flow.apply(&mut levels, refreshes, pos);
+    }
+    Ok(())
 }
 
 /// Inserts `bootstrap c` before the step where its refresh starts, for every refresh, and makes the uses
