@@ -12,7 +12,8 @@
 //!   cache reads, bootstraps and level drops have their fixed level, values defined before the window
 //!   the level the committed refreshes give them;
 //! - every operand `u` of a step that needs `n` levels (a product, a polynomial's depth, a KV-cache
-//!   write's cache level): `ℓ_u + T·b_u ≥ n`.
+//!   write's cache level): `ℓ_u + T·b_u ≥ n`;
+//! - path cuts ([`path_cuts`]), valid inequalities that tighten the relaxation.
 //!
 //! A model level is at most the level `rescale-insertion` gives (the lowest operand's, less what the op
 //! consumes), so a feasible model is a feasible placement; given the `b_v`, the levels form a difference
