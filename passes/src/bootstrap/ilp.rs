@@ -61,7 +61,7 @@ impl Default for IlpLimits {
 /// What the ILP placement found.
 #[derive(Debug, Clone)]
 pub(crate) struct IlpOutcome {
-    /// The refreshes (each at its value's definition).
+    /// The refreshes committed so far (each at its value's definition).
     pub refreshes: Refreshes,
     /// Solver wall time over all windows, in seconds.
     pub solve_seconds: f64,
@@ -84,7 +84,6 @@ pub(crate) fn place(
     let n = flow.steps.len();
     let window = limits.window.max(1);
     let greedy = greedy::place(flow);
-    let mut committed = Refreshes::new();
     let mut outcome = IlpOutcome {
         refreshes: Refreshes::new(),
         solve_seconds: 0.0,
@@ -95,20 +94,21 @@ pub(crate) fn place(
     while pos < n {
         let end = (pos + 2 * window).min(n);
         let commit_end = if end == n { n } else { pos + window };
-        let levels = levels_until(flow, &committed, pos);
-        let model = WindowModel::build(flow, &levels, &committed, &greedy, pos..end, seconds);
+        let committed = &outcome.refreshes;
+        let levels = levels_until(flow, committed, pos);
+        let model = WindowModel::build(flow, &levels, committed, &greedy, pos..end, seconds);
         let solved = model.solve(limits.seconds_per_solve)?;
         outcome.solve_seconds += solved.seconds;
         outcome.gap = outcome.gap.max(solved.gap);
         outcome.timed_out += usize::from(solved.timed_out);
         for v in solved.refreshed {
-            if flow.defined_at[&v] < commit_end {
-                committed.insert(v, flow.defined_at[&v] + 1);
+            let def = flow.defined_at[&v];
+            if def < commit_end {
+                outcome.refreshes.insert(v, def + 1);
             }
         }
         pos = commit_end;
     }
-    outcome.refreshes = committed;
     Ok(outcome)
 }
 
