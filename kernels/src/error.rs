@@ -58,6 +58,12 @@ pub enum KernelError {
         /// 2N.
         two_n: u64,
     },
+    /// A vector path this CPU cannot run.
+    #[error("this CPU does not support the {simd} vector path")]
+    UnsupportedSimd {
+        /// The path's name.
+        simd: &'static str,
+    },
 }
 
 /// Result with [`KernelError`].

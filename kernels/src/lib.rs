@@ -17,6 +17,7 @@ mod poly;
 pub mod primes;
 mod ring;
 pub mod sampling;
+mod simd;
 
 pub use backend::{Backend, PMultiple};
 pub use cpu::CpuBackend;
@@ -26,3 +27,4 @@ pub use ntt::NttTable;
 pub use poly::{Form, RnsPoly};
 pub use ring::Ring;
 pub use sampling::Sampler;
+pub use simd::Simd;

@@ -8,15 +8,18 @@
 //! [`NttTable::point_exponents`] says which point each index holds: automorphisms `X → X^g` become
 //! index permutations in evaluation form.
 //!
-//! On CPUs with AVX2 the butterflies run four lanes at a time ([`avx2`]), emulating the 64×64-bit
-//! products with 32-bit multiplies: about 0.5–0.6 ms per 2^16 limb on the development machine, on par
-//! with `tfhe-ntt` 0.7, which the engine used before (`cargo bench -p cachemir-kernels --bench ntt`).
-//! Other CPUs run the portable loop.
+//! The butterflies run on the vector path [`Simd::detected`] picks: eight lanes with AVX-512
+//! ([`avx512`]: IFMA products for primes below 2^50, 64-bit low products above), four with AVX2
+//! ([`avx2`], the 64×64-bit products emulated with 32-bit multiplies), or the portable loop, which
+//! the tests hold the others to. `cargo bench -p cachemir-kernels --bench ntt` times each path
+//! beside `tfhe-ntt` 0.7.
 
 #[cfg(target_arch = "x86_64")]
 mod avx2;
+#[cfg(target_arch = "x86_64")]
+mod avx512;
 
-use crate::{KernelError, Modulus, Result};
+use crate::{KernelError, Modulus, Result, Simd};
 use std::collections::HashMap;
 
 /// Forward/inverse negacyclic NTT of size N for one prime.
@@ -33,14 +36,22 @@ pub struct NttTable {
     inv_roots_shoup: Vec<u64>,
     /// `N^{−1}` and its Shoup companion (the last inverse stage's sums).
     n_inv: (u64, u64),
-    /// Whether the AVX2 butterflies may run.
-    use_avx2: bool,
+    /// The vector path the butterflies take (supported by this CPU).
+    simd: Simd,
 }
 
 impl NttTable {
     /// Plans the NTT of size `n` modulo `q` (`q` prime, `q ≡ 1 mod 2n`, `q < 2^61`, `n ≥ 16` a
-    /// power of two).
+    /// power of two) on the vector path [`Simd::detected`] picks.
     pub fn new(n: usize, q: u64) -> Result<Self> {
+        Self::with_simd(n, q, Simd::detected())
+    }
+
+    /// [`NttTable::new`] on a chosen vector path, which this CPU must support.
+    pub fn with_simd(n: usize, q: u64, simd: Simd) -> Result<Self> {
+        if !simd.is_supported() {
+            return Err(KernelError::UnsupportedSimd { simd: simd.name() });
+        }
         let not_friendly = KernelError::NotNttFriendly { q, n };
         if n < 16
             || !n.is_power_of_two()
@@ -75,7 +86,7 @@ impl NttTable {
             inv_roots,
             n_inv: (n_inv, modulus.shoup(n_inv)),
             modulus,
-            use_avx2: avx2_available(),
+            simd,
         })
     }
 
@@ -83,26 +94,35 @@ impl NttTable {
     /// outputs reduced.
     pub fn forward(&self, a: &mut [u64]) {
         assert_eq!(a.len(), self.roots.len(), "limb of the wrong size");
-        #[cfg(target_arch = "x86_64")]
-        if self.use_avx2 {
-            // SAFETY: `use_avx2` is set only when the CPU reports AVX2.
-            unsafe { avx2::forward(self, a) };
-            return;
+        match self.simd {
+            // SAFETY: `simd` is a path this CPU supports (checked in `with_simd`).
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { avx512::forward(self, a) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { avx2::forward(self, a) },
+            _ => self.forward_portable(a),
         }
-        self.forward_portable(a);
     }
 
     /// Evaluations → coefficients (normalized: `inverse(forward(a)) = a`). Inputs below `2q`;
     /// outputs reduced.
     pub fn inverse(&self, a: &mut [u64]) {
         assert_eq!(a.len(), self.roots.len(), "limb of the wrong size");
-        #[cfg(target_arch = "x86_64")]
-        if self.use_avx2 {
-            // SAFETY: `use_avx2` is set only when the CPU reports AVX2.
-            unsafe { avx2::inverse(self, a) };
-            return;
+        match self.simd {
+            // SAFETY: `simd` is a path this CPU supports (checked in `with_simd`).
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx512 => unsafe { avx512::inverse(self, a) },
+            // SAFETY: as above.
+            #[cfg(target_arch = "x86_64")]
+            Simd::Avx2 => unsafe { avx2::inverse(self, a) },
+            _ => self.inverse_portable(a),
         }
-        self.inverse_portable(a);
+    }
+
+    /// The vector path the butterflies take.
+    pub fn simd(&self) -> Simd {
+        self.simd
     }
 
     /// The prime.
@@ -131,7 +151,7 @@ impl NttTable {
         x.iter().map(|v| log_table[v]).collect()
     }
 
-    /// The forward transform one butterfly at a time (CPUs without AVX2; the tests' second opinion).
+    /// The forward transform one butterfly at a time (CPUs without vector paths; the tests' oracle).
     fn forward_portable(&self, a: &mut [u64]) {
         let m = &self.modulus;
         let q = m.value();
@@ -199,14 +219,6 @@ fn primitive_root(m: &Modulus, n: usize) -> Option<u64> {
         .find(|&psi| m.pow(psi, n as u64) == q - 1)
 }
 
-/// Whether this CPU runs the AVX2 butterflies.
-fn avx2_available() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    return std::arch::is_x86_feature_detected!("avx2");
-    #[cfg(not(target_arch = "x86_64"))]
-    false
-}
-
 /// `x − m` if `x ≥ m`.
 #[inline(always)]
 fn reduce_once(x: u64, m: u64) -> u64 {
@@ -267,28 +279,47 @@ mod tests {
 
     #[test]
     fn vector_and_portable_butterflies_agree() {
-        // The dispatched transform (AVX2 on this machine) against the portable loop, on random
-        // limbs and on the lazy bounds' edge (every input q − 1, or 2q − 1 for the forward's
-        // tolerated range below 4q).
-        for (log_n, bits) in [(4u32, 61u32), (5, 30), (8, 50), (11, 61), (12, 40)] {
+        // Every vector path this CPU runs against the portable loop, on random limbs and on the
+        // lazy bounds' edge (every input q − 1, or 4q − 1 for the forward's tolerated range), with
+        // primes on both sides of the AVX-512 IFMA product's 2^50 bound.
+        let paths: Vec<Simd> = Simd::supported()
+            .into_iter()
+            .filter(|&s| s != Simd::Portable)
+            .collect();
+        eprintln!("vector paths checked: {paths:?}");
+        for (log_n, bits) in [
+            (4u32, 61u32),
+            (5, 30),
+            (6, 49),
+            (8, 50),
+            (9, 51),
+            (11, 61),
+            (12, 40),
+            (13, 45),
+        ] {
             let n = 1usize << log_n;
             let q = ntt_primes(log_n, &[bits], &[]).unwrap()[0];
-            let t = NttTable::new(n, q).unwrap();
+            let oracle = NttTable::with_simd(n, q, Simd::Portable).unwrap();
             let random: Vec<u64> = (0..n as u64)
                 .map(|i| i.wrapping_mul(0x9E37_79B9_7F4A_7C15) % q)
                 .collect();
-            for input in [random, vec![q - 1; n], vec![2 * q - 1; n]] {
-                let (mut fast, mut slow) = (input.clone(), input.clone());
-                t.forward(&mut fast);
-                t.forward_portable(&mut slow);
-                assert_eq!(fast, slow, "forward, n = {n}, q = {q}");
-                assert!(fast.iter().all(|&v| v < q));
-                let reduced: Vec<u64> = input.iter().map(|&v| v % q).collect();
-                let (mut fast, mut slow) = (reduced.clone(), reduced);
-                t.inverse(&mut fast);
-                t.inverse_portable(&mut slow);
-                assert_eq!(fast, slow, "inverse, n = {n}, q = {q}");
-                assert!(fast.iter().all(|&v| v < q));
+            for &simd in &paths {
+                let t = NttTable::with_simd(n, q, simd).unwrap();
+                for input in [random.clone(), vec![q - 1; n], vec![4 * q - 1; n]] {
+                    let (mut fast, mut slow) = (input.clone(), input.clone());
+                    t.forward(&mut fast);
+                    oracle.forward(&mut slow);
+                    assert_eq!(fast, slow, "{simd:?} forward, n = {n}, q = {q}");
+                    assert!(fast.iter().all(|&v| v < q));
+                    let reduced: Vec<u64> = input.iter().map(|&v| v % q).collect();
+                    for inverse_input in [reduced.iter().map(|&v| v + q).collect(), reduced] {
+                        let (mut fast, mut slow) = (inverse_input.clone(), inverse_input);
+                        t.inverse(&mut fast);
+                        oracle.inverse(&mut slow);
+                        assert_eq!(fast, slow, "{simd:?} inverse, n = {n}, q = {q}");
+                        assert!(fast.iter().all(|&v| v < q));
+                    }
+                }
             }
         }
     }
