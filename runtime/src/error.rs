@@ -125,6 +125,14 @@ pub enum RuntimeError {
         /// The operating system's message.
         reason: String,
     },
+    /// A network call that failed: the connection, or a status from the other side.
+    #[error("{what}: {reason}")]
+    Network {
+        /// The call or endpoint (e.g. `step at position 3`).
+        what: String,
+        /// The transport's error or the gRPC status.
+        reason: String,
+    },
     /// Bytes that do not decode to the expected object.
     #[error("cannot decode {what}: {reason}")]
     Decode {

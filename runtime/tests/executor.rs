@@ -15,42 +15,8 @@ use cachemir_runtime::RuntimeError;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-const PROGRAM: &str = r#"
-params { log_n=12, log_q=[60, 40, 40, 40, 40, 40], log_p=[61, 61], log_default_scale=40, secret=dense }
-keys { rotations=[1, 2, 4, 8, 12, 13], conjugate=true, bootstrap=false }
-weight "w" { rows=2, cols=16 }
-kv "k" { chunks=2, tokens_per_chunk=4, token_stride=4, chunk=ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)> }
-%0 = input "x" : ct<level=5, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%1 = plain "w"[0] : pt<level=5, scale=40, slots=16>
-%2 = mul_plain %0, %1 : ct<level=5, scale=80, slots=16, layout=strided(len=16, stride=1)>
-%3 = rescale %2 : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%4 = level_drop %0, to=4 : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%5 = add %3, %4 : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%6 = rotate %5, step=1 : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%7, %8 = rotate_hoisted %5, steps=[2, -3] : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>, ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%9 = sub %7, %8 : ct<level=4, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%10 = mul_ct %9, %6 : ct<level=4, scale=80, slots=16, layout=strided(len=16, stride=1), degree=2>
-%11 = relinearize %10 : ct<level=4, scale=80, slots=16, layout=strided(len=16, stride=1)>
-%12 = rescale %11 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%13 = const 0.5 : scalar
-%14 = add %12, %13 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%15 = conjugate %14 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%16 = plain "w"[1] : pt<level=3, scale=40, slots=16>
-%17 = add %15, %16 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%18 = const -1.25 : scalar
-%19 = mul_const %17, %18, scale=40 : ct<level=3, scale=80, slots=16, layout=strided(len=16, stride=1)>
-%20 = rescale %19 : ct<level=2, scale=40, slots=16, layout=strided(len=16, stride=1)>
-kv_append "k", %17
-%21 = kv_read "k", chunk=0 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
-%22 = add %21, %12 : ct<level=3, scale=40, slots=16, layout=strided(len=16, stride=1)>
-output "y", %20
-output "cache", %22
-"#;
-
-fn weights() -> Weights {
-    let data: Vec<f64> = (0..32).map(|i| ((i * 7 % 11) as f64 - 5.0) / 8.0).collect();
-    BTreeMap::from([("w".to_string(), Weight::f64(2, 16, data).unwrap())])
-}
+mod kv_plan;
+use kv_plan::{weights, PROGRAM};
 
 #[test]
 fn executor_matches_the_interpreter_over_three_steps() {
@@ -151,7 +117,7 @@ fn session_round_trips_and_refusals() {
     let io = plan.client_io();
     let mut client = Client::new(params.clone(), CpuBackend);
     let open = client.open_session(&plan).unwrap();
-    let mut server = Server::open(&plan, params.clone(), open.clone().into(), CpuBackend).unwrap();
+    let mut server = Server::open(&plan, params.clone(), &open, CpuBackend).unwrap();
     let interp = Interpreter::new(plan.module(), plan.weights()).unwrap();
     let mut clear_state = ClearKvState::default();
     for position in 0..2u32 {
@@ -162,7 +128,7 @@ fn session_round_trips_and_refusals() {
         let expect = interp.run(&values, &mut clear_state).unwrap();
         let request = client.step_request(&io, position, &values).unwrap();
         let reply = client
-            .read_reply(&io, &server.step(&request).unwrap())
+            .read_reply(&io, server.run_step(&request).unwrap())
             .unwrap();
         assert_eq!(reply.stats.unwrap().rotations, 4);
         let got = reply.values;
@@ -179,19 +145,12 @@ fn session_round_trips_and_refusals() {
 
     // The KV cache saved and resumed in a new server: the next step gives identical outputs.
     let saved = server.save_state();
-    let mut resumed = Server::resume(
-        &plan,
-        params.clone(),
-        open.clone().into(),
-        &saved,
-        CpuBackend,
-    )
-    .unwrap();
+    let mut resumed = Server::resume(&plan, params.clone(), &open, &saved, CpuBackend).unwrap();
     let values = BTreeMap::from([("x".to_string(), vec![0.25; 16])]);
     let request = client.step_request(&io, 2, &values).unwrap();
     let [original, restored] = [&mut server, &mut resumed].map(|s| {
         client
-            .read_reply(&io, &s.step(&request).unwrap())
+            .read_reply(&io, s.run_step(&request).unwrap())
             .unwrap()
             .values
     });
@@ -200,7 +159,7 @@ fn session_round_trips_and_refusals() {
     let mut flipped = saved.clone();
     flipped[saved.len() / 2] ^= 0x10;
     for bad in [&flipped[..], &saved[..saved.len() - 9], &[][..]] {
-        let err = Server::resume(&plan, params.clone(), open.clone().into(), bad, CpuBackend)
+        let err = Server::resume(&plan, params.clone(), &open, bad, CpuBackend)
             .err()
             .unwrap();
         assert!(err.to_string().contains("KV-cache state"), "{err}");
@@ -213,7 +172,7 @@ fn session_round_trips_and_refusals() {
     let err = Server::resume(
         &renamed,
         params.clone(),
-        client.open_session(&renamed).unwrap().into(),
+        &client.open_session(&renamed).unwrap(),
         &saved,
         CpuBackend,
     )
@@ -225,7 +184,7 @@ fn session_round_trips_and_refusals() {
     let values = BTreeMap::from([("x".to_string(), vec![0.0; 16])]);
     let stale = client.step_request(&io, 0, &values).unwrap();
     assert!(server
-        .step(&stale)
+        .run_step(&stale)
         .unwrap_err()
         .to_string()
         .contains("position 0"));
@@ -242,7 +201,7 @@ fn session_round_trips_and_refusals() {
     )
     .unwrap();
     let foreign = client.open_session(&other).unwrap();
-    let err = Server::open(&plan, params, foreign.into(), CpuBackend)
+    let err = Server::open(&plan, params, &foreign, CpuBackend)
         .err()
         .unwrap();
     assert!(err.to_string().contains("another plan"), "{err}");

@@ -19,6 +19,7 @@ fn encrypted_generation_matches_the_cleartext_loop() {
     let report = generate(&plan, &prompt, 3, None, |e| {
         events.push(match e {
             Progress::Keygen => "keygen".to_string(),
+            Progress::Upload { sent, total } => format!("upload {sent}/{total}"),
             Progress::ServerSetup => "server setup".to_string(),
             Progress::Started { steps } => format!("started {steps}"),
             Progress::Token(t) => format!("token {}", t.position),

@@ -62,6 +62,15 @@ impl EncodedLinearTransform {
     pub fn giant(&self) -> usize {
         self.giant
     }
+
+    /// Heap bytes of the encoded diagonals.
+    pub fn byte_size(&self) -> usize {
+        self.groups
+            .values()
+            .flatten()
+            .map(|(_, d)| d.data().len() * 8)
+            .sum()
+    }
 }
 
 fn groups_of(diagonals: impl Iterator<Item = usize>, g: usize) -> BTreeMap<usize, Vec<usize>> {

@@ -88,14 +88,30 @@ enum Val {
     Scalar(f64),
 }
 
+/// The encoded bootstrapping circuits of a plan, by slot count: they depend on the parameters and
+/// not on the keys, so the sessions of one plan share them.
+pub type Bootstrappers = BTreeMap<usize, Bootstrapper>;
+
+/// Encodes the bootstrapping circuit of every slot count `module` refreshes.
+pub fn bootstrappers<B: Backend + Clone>(
+    module: &Module,
+    params: &Arc<Parameters>,
+    backend: B,
+) -> Result<Bootstrappers> {
+    let encoder = Encoder::new(params.clone(), backend);
+    bootstrap_configs(module, params)?
+        .into_iter()
+        .map(|config| Ok((config.slots, Bootstrapper::new(&encoder, config)?)))
+        .collect()
+}
+
 /// Executes one plan's program with the server's evaluator.
 pub struct Executor<'p, B: Backend> {
     module: &'p Module,
     weights: &'p Weights,
     eval: Evaluator<B>,
     encoder: Encoder<B>,
-    /// By slot count.
-    bootstrappers: BTreeMap<usize, Bootstrapper>,
+    bootstrappers: Arc<Bootstrappers>,
     /// Producers that run fused with the `rescale` op that is their result's only reader.
     fused_rescales: HashMap<OpId, OpId>,
 }
@@ -149,12 +165,25 @@ pub fn bootstrap_configs(module: &Module, params: &Parameters) -> Result<Vec<Boo
 
 impl<'p, B: Backend + Clone> Executor<'p, B> {
     /// An executor for `module` (verified here) reading weight rows from `weights`, evaluating with `eval`
-    /// (whose parameters must be the module's).
+    /// (whose parameters must be the module's); it encodes the module's bootstrapping circuits.
     pub fn new(
         module: &'p Module,
         weights: &'p Weights,
         eval: Evaluator<B>,
         backend: B,
+    ) -> Result<Self> {
+        let shared = Arc::new(bootstrappers(module, eval.params(), backend.clone())?);
+        Self::with_bootstrappers(module, weights, eval, backend, shared)
+    }
+
+    /// As [`Self::new`], with bootstrapping circuits encoded once by [`bootstrappers`] for this
+    /// module and parameters.
+    pub fn with_bootstrappers(
+        module: &'p Module,
+        weights: &'p Weights,
+        eval: Evaluator<B>,
+        backend: B,
+        bootstrappers: Arc<Bootstrappers>,
     ) -> Result<Self> {
         module.verify().map_err(|e| RuntimeError::Plan {
             reason: e.to_string(),
@@ -165,10 +194,6 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
             });
         }
         let encoder = Encoder::new(eval.params().clone(), backend);
-        let bootstrappers = bootstrap_configs(module, eval.params())?
-            .into_iter()
-            .map(|config| Ok((config.slots, Bootstrapper::new(&encoder, config)?)))
-            .collect::<Result<_>>()?;
         Ok(Self {
             module,
             weights,
@@ -182,6 +207,11 @@ impl<'p, B: Backend + Clone> Executor<'p, B> {
     /// The parameters.
     pub fn params(&self) -> &Arc<Parameters> {
         self.eval.params()
+    }
+
+    /// The program.
+    pub fn module(&self) -> &'p Module {
+        self.module
     }
 
     fn nominal_scale(&self, ty: &CtType) -> f64 {

@@ -1,7 +1,8 @@
 //! The client: holds the secret key, generates the evaluation keys a plan needs, encodes and encrypts its
 //! inputs with their declared layouts, and decrypts and decodes its outputs.
 
-use super::protocol::{plan_fingerprint, OpenSession, StepReply, StepRequest, StepStatsMessage};
+use super::protocol::{plan_fingerprint, StepReply, StepRequest, StepStats};
+use super::SessionKeys;
 use crate::ckks::{
     Ciphertext, Decryptor, Encoder, Encryptor, EvaluationKeys, KeyGenerator, Parameters, SecretKey,
 };
@@ -10,7 +11,6 @@ use crate::{Result, RuntimeError};
 use cachemir_ir::fhe::{Module, Type};
 use cachemir_ir::plan::{ClientIo, IoDecl, Plan};
 use cachemir_kernels::Backend;
-use prost::Message;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -20,7 +20,7 @@ pub struct StepOutputs {
     /// Each output of the plan, decoded with its layout.
     pub values: BTreeMap<String, Vec<f64>>,
     /// The server's statistics for the step, if it sent them.
-    pub stats: Option<StepStatsMessage>,
+    pub stats: Option<StepStats>,
 }
 
 /// The key holder of a session.
@@ -77,24 +77,26 @@ impl<B: Backend + Clone> Client<B> {
         Ok(keys)
     }
 
-    /// The [`OpenSession`] message for `plan`: its fingerprint and the evaluation keys it needs.
-    pub fn open_session(&self, plan: &Plan) -> Result<Vec<u8>> {
-        // The keys are dropped once serialized, before the message copies their bytes.
-        let evaluation_keys = self.evaluation_keys(plan.module())?.to_bytes(&self.params);
-        let msg = OpenSession {
+    /// What opens a session for `plan`: its fingerprint and the evaluation keys it needs, serialized
+    /// (the keys themselves are dropped once serialized).
+    pub fn open_session(&self, plan: &Plan) -> Result<SessionKeys> {
+        Ok(SessionKeys {
             plan_fingerprint: plan_fingerprint(plan),
-            evaluation_keys: evaluation_keys.into(),
-        };
-        Ok(msg.encode_to_vec())
+            evaluation_keys: self
+                .evaluation_keys(plan.module())?
+                .to_bytes(&self.params)
+                .into(),
+        })
     }
 
-    /// The [`StepRequest`] for token `position`: each of the plan's inputs encoded and encrypted.
+    /// The [`StepRequest`] for token `position`: each of the plan's inputs encoded and encrypted
+    /// (the session id left empty, for the transport to fill in).
     pub fn step_request(
         &mut self,
         io: &ClientIo,
         position: u32,
         values: &BTreeMap<String, Vec<f64>>,
-    ) -> Result<Vec<u8>> {
+    ) -> Result<StepRequest> {
         let mut inputs = BTreeMap::new();
         for decl in &io.inputs {
             let x = values.get(&decl.name).ok_or_else(|| RuntimeError::Plan {
@@ -105,15 +107,15 @@ impl<B: Backend + Clone> Client<B> {
                 self.encrypt(decl, x)?.to_bytes(&self.params),
             );
         }
-        Ok(StepRequest { position, inputs }.encode_to_vec())
+        Ok(StepRequest {
+            session_id: String::new(),
+            position,
+            inputs,
+        })
     }
 
     /// Decrypts a [`StepReply`]: each of the plan's outputs decoded, and the server's step statistics.
-    pub fn read_reply(&self, io: &ClientIo, reply: &[u8]) -> Result<StepOutputs> {
-        let msg = StepReply::decode(reply).map_err(|e| RuntimeError::Decode {
-            what: "step reply",
-            reason: e.to_string(),
-        })?;
+    pub fn read_reply(&self, io: &ClientIo, msg: StepReply) -> Result<StepOutputs> {
         let mut out = BTreeMap::new();
         for decl in &io.outputs {
             let bytes = msg

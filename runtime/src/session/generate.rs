@@ -1,6 +1,6 @@
-//! Encrypted greedy generation: a [`Client`] and a [`Server`] in one process, speaking the session
-//! protocol's bytes to each other exactly as they would over a network, so the secret key never
-//! reaches the server side.
+//! Encrypted greedy generation: a [`Client`] and a server, either a [`Server`] in this process,
+//! spoken to in the session protocol's bytes exactly as over a network ([`generate`]), or a
+//! remote one over gRPC ([`generate_remote`]). Either way the secret key stays with the client.
 //!
 //! Per fed token the client builds the step's inputs with the plan's client rule
 //! ([`cachemir_ir::plan::client`]), encrypts them, the server runs the plan and updates the encrypted
@@ -8,12 +8,15 @@
 //! ties). Like `cachemir reference`, the prompt and every generated token are fed, so there is one row
 //! of logits per token: prompt length + `max_new_tokens` rows.
 
-use super::{Client, Server};
+use super::protocol::{StepReply, StepRequest};
+use super::remote::RemoteSession;
+use super::{Client, Server, SessionKeys};
 use crate::ckks::Parameters;
 use crate::{Result, RuntimeError};
 use cachemir_ir::plan::client::{argmax, logits, step_inputs};
 use cachemir_ir::plan::Plan;
 use cachemir_kernels::CpuBackend;
+use prost::Message;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -63,6 +66,13 @@ pub struct GenerationReport {
 pub enum Progress<'a> {
     /// The client is generating the evaluation keys.
     Keygen,
+    /// Bytes of the evaluation keys the remote server has received, of `total`.
+    Upload {
+        /// Received.
+        sent: u64,
+        /// All.
+        total: u64,
+    },
     /// The server is loading the keys and encoding the plan.
     ServerSetup,
     /// The keys are on the server; `steps` tokens will be fed.
@@ -85,15 +95,103 @@ fn ms(start: Instant) -> f64 {
 }
 
 /// Generates `max_new_tokens` tokens after `prompt` with `plan`, everything encrypted under a fresh
-/// key for the plan's parameters; a generated `stop_at` token (the end of sequence) ends generation
-/// early, without being fed. `progress` hears each phase.
+/// key for the plan's parameters, the server in this process; a generated `stop_at` token (the end
+/// of sequence) ends generation early, without being fed. `progress` hears each phase.
 pub fn generate(
     plan: &Plan,
     prompt: &[u32],
     max_new_tokens: usize,
     stop_at: Option<u32>,
-    mut progress: impl FnMut(Progress),
+    progress: impl FnMut(Progress),
 ) -> Result<GenerationReport> {
+    let params = Arc::new(Parameters::new(plan.params().clone())?);
+    let (report, _) = run_session(
+        plan,
+        prompt,
+        max_new_tokens,
+        stop_at,
+        progress,
+        |keys, _| Server::open(plan, params.clone(), keys, CpuBackend),
+    )?;
+    Ok(report)
+}
+
+/// Where a session's steps go.
+trait Transport {
+    fn step(&mut self, request: StepRequest) -> Result<StepReply>;
+}
+
+/// The server in this process, through the protocol's bytes.
+impl Transport for Server<'_, CpuBackend> {
+    fn step(&mut self, request: StepRequest) -> Result<StepReply> {
+        let reply = Server::step(self, &request.encode_to_vec())?;
+        StepReply::decode(&reply[..]).map_err(|e| RuntimeError::Decode {
+            what: "step reply",
+            reason: e.to_string(),
+        })
+    }
+}
+
+/// A remote server, called from a blocking context.
+struct Remote<'r> {
+    runtime: &'r tokio::runtime::Runtime,
+    session: RemoteSession,
+}
+
+impl Transport for Remote<'_> {
+    fn step(&mut self, request: StepRequest) -> Result<StepReply> {
+        self.runtime.block_on(self.session.step(request))
+    }
+}
+
+/// As [`generate`], with the server at `addr` (`cachemir-run serve`): the keys are uploaded, each
+/// step's ciphertexts cross the network, and the session is closed at the end.
+pub fn generate_remote(
+    plan: &Plan,
+    addr: &str,
+    prompt: &[u32],
+    max_new_tokens: usize,
+    stop_at: Option<u32>,
+    progress: impl FnMut(Progress),
+) -> Result<GenerationReport> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| RuntimeError::Network {
+            what: "the client's network runtime".into(),
+            reason: e.to_string(),
+        })?;
+    let (report, session) = run_session(
+        plan,
+        prompt,
+        max_new_tokens,
+        stop_at,
+        progress,
+        |keys, progress| {
+            let session = runtime.block_on(RemoteSession::open(addr, keys, |sent, total| {
+                progress(Progress::Upload { sent, total })
+            }))?;
+            Ok(Remote {
+                runtime: &runtime,
+                session,
+            })
+        },
+    )?;
+    runtime.block_on(session.session.close())?;
+    Ok(report)
+}
+
+/// The session both generations share: checks the prompt against the plan, makes the client's
+/// keys, opens the session with `open(keys, progress)` (which returns the step transport) and runs
+/// the greedy loop through it.
+fn run_session<T: Transport>(
+    plan: &Plan,
+    prompt: &[u32],
+    max_new_tokens: usize,
+    stop_at: Option<u32>,
+    mut progress: impl FnMut(Progress),
+    open: impl FnOnce(&SessionKeys, &mut dyn FnMut(Progress)) -> Result<T>,
+) -> Result<(GenerationReport, T)> {
     if prompt.is_empty() {
         return Err(RuntimeError::Plan {
             reason: "the prompt is empty".into(),
@@ -109,14 +207,14 @@ pub fn generate(
     let io = plan.client_io();
     progress(Progress::Keygen);
     let start = Instant::now();
-    let mut client = Client::new(params.clone(), CpuBackend);
-    let open = client.open_session(plan)?;
+    let mut client = Client::new(params, CpuBackend);
+    let keys = client.open_session(plan)?;
     let keygen_ms = ms(start);
-    let evaluation_key_bytes = open.len();
+    let evaluation_key_bytes = keys.evaluation_keys.len();
     progress(Progress::ServerSetup);
     let start = Instant::now();
-    // Moved, not copied: the server reads the keys out of the message's own buffer.
-    let mut server = Server::open(plan, params, open.into(), CpuBackend)?;
+    let mut transport = open(&keys, &mut progress)?;
+    drop(keys);
     let server_setup_ms = ms(start);
 
     progress(Progress::Started { steps });
@@ -125,7 +223,7 @@ pub fn generate(
         let inputs =
             step_inputs(plan.module(), plan.weights(), token, position).map_err(plan_error)?;
         let request = client.step_request(&io, position as u32, &inputs)?;
-        let reply = client.read_reply(&io, &server.step(&request)?)?;
+        let reply = client.read_reply(&io, transport.step(request)?)?;
         let stats = reply.stats.unwrap_or_default();
         let report = TokenReport {
             position,
@@ -139,12 +237,13 @@ pub fn generate(
         };
         Ok((logits(&reply.values), report))
     })?;
-    Ok(GenerationReport {
+    let report = GenerationReport {
         keygen_ms,
         evaluation_key_bytes,
         server_setup_ms,
         ..report
-    })
+    };
+    Ok((report, transport))
 }
 
 /// The greedy loop of [`generate`] and [`super::simulate`]: feeds the prompt, then each arg max, for

@@ -5,11 +5,23 @@
 
 mod client;
 pub mod generate;
+pub mod memory;
 pub mod protocol;
+pub mod remote;
 mod server;
+pub mod service;
 pub mod simulate;
 
 pub use client::{Client, StepOutputs};
-pub use generate::{generate, GenerationReport, Progress, TokenReport};
+
+/// What a client sends to open a session: the plan it compiled against and its evaluation keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionKeys {
+    /// [`protocol::plan_fingerprint`] of the plan.
+    pub plan_fingerprint: u32,
+    /// `EvaluationKeys::to_bytes`: relinearization, rotation and bootstrapping keys.
+    pub evaluation_keys: bytes::Bytes,
+}
+pub use generate::{generate, generate_remote, GenerationReport, Progress, TokenReport};
 pub use server::Server;
 pub use simulate::{simulate, NoiseModel};

@@ -1,5 +1,6 @@
-//! `cachemir-run PLAN --prompt-ids 1,2,3 [--max-new-tokens N] [--json]`: encrypted greedy generation
-//! with a client and a server in this process (`cachemir_runtime::session::generate`).
+//! `cachemir-run PLAN --prompt-ids 1,2,3 [--max-new-tokens N] [--json] [--server ADDR]`: encrypted
+//! greedy generation with a client here and the server in this process or, with `--server`, on a
+//! `cachemir-run serve` elsewhere (`cachemir_runtime::session::generate`).
 
 use crate::{spinner, thread_pool};
 use anyhow::{bail, Context, Result};
@@ -7,7 +8,7 @@ use cachemir_ir::plan::client::argmax;
 use cachemir_ir::plan::text::{TextCodec, TextStream};
 use cachemir_ir::plan::Plan;
 use cachemir_runtime::ckks::Parameters;
-use cachemir_runtime::session::{generate, simulate, NoiseModel, Progress};
+use cachemir_runtime::session::{generate, generate_remote, simulate, NoiseModel, Progress};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -43,6 +44,10 @@ pub struct GenerateArgs {
     /// rayon threads (default: all cores).
     #[arg(long)]
     threads: Option<usize>,
+    /// Run the steps on the server at this address (`cachemir-run serve`): keys are made here and
+    /// uploaded, and only ciphertexts cross the network.
+    #[arg(long, conflicts_with = "simulate")]
+    server: Option<String>,
     /// Run on the cleartext interpreter with the engine's errors injected instead of encrypted (no
     /// keys; minutes instead of hours), with the same output.
     #[arg(long)]
@@ -100,6 +105,7 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     let keygen = spinner();
     keygen.set_message("generating the evaluation keys");
     let mut bar: Option<ProgressBar> = None;
+    let mut upload: Option<ProgressBar> = None;
     let mut noise = NoiseModel::for_module(plan.module());
     if let Some(bits) = args.bootstrap_bits {
         noise.bootstrap_bits = bits;
@@ -108,12 +114,32 @@ pub fn run(args: GenerateArgs) -> Result<()> {
         let run = |progress: &mut dyn FnMut(Progress)| {
             if args.simulate {
                 simulate(&plan, &prompt, args.max_new_tokens, stop_at, &noise, args.seed, progress)
+            } else if let Some(addr) = &args.server {
+                generate_remote(&plan, addr, &prompt, args.max_new_tokens, stop_at, progress)
             } else {
                 generate(&plan, &prompt, args.max_new_tokens, stop_at, progress)
             }
         };
         run(&mut |event| match event {
             Progress::Keygen => {}
+                Progress::Upload { sent, total } => {
+                    let upload = upload.get_or_insert_with(|| {
+                        keygen.finish_and_clear();
+                        ProgressBar::new(total).with_style(
+                            ProgressStyle::with_template(
+                                "uploading the evaluation keys {bar:30} {bytes}/{total_bytes} {bytes_per_sec}",
+                            )
+                            .expect("valid template"),
+                        )
+                    });
+                    upload.set_position(sent);
+                    if sent == total {
+                        upload.finish_and_clear();
+                        keygen.reset();
+                        keygen.enable_steady_tick(std::time::Duration::from_millis(200));
+                        keygen.set_message("the server loads the keys and encodes the plan");
+                    }
+                }
                 Progress::ServerSetup => {
                     keygen.set_message("the server loads the keys and encodes the plan")
                 }

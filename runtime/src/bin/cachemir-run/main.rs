@@ -1,6 +1,7 @@
 //! `cachemir-run`: runs Cachemir plans and benchmarks the CKKS engine.
 //!
-//! `cachemir-run PLAN --prompt-ids 1,2,3 [--max-new-tokens N] [--json] [--threads K]`
+//! `cachemir-run PLAN --prompt-ids 1,2,3 [--max-new-tokens N] [--json] [--threads K] [--server ADDR]`
+//! `cachemir-run serve PLAN... [--listen ADDR] [--max-memory 20G] [--idle-timeout 30m] [--state-dir DIR]`
 //! `cachemir-run bench primitives [--params SET] [--limbs Q+P] [--threads K] [--runs R] [--json]`
 //! `cachemir-run bench bootstrap [--params SET] [--slots N] [--threads K] [--runs R] [--json]`
 //! `cachemir-run bench cost-model [--params SET] [--bootstrap-slots N,…] [--threads K] [-o FILE]`
@@ -15,6 +16,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 mod generate;
+mod serve;
 
 #[derive(Parser)]
 #[command(
@@ -33,6 +35,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Serve plans over gRPC to remote clients (`cachemir-run PLAN --server ADDR`).
+    Serve(serve::ServeArgs),
     /// Benchmarks of the CKKS engine.
     Bench {
         #[command(subcommand)]
@@ -177,6 +181,7 @@ fn main() -> Result<()> {
         return generate::run(cli.generate);
     };
     match command {
+        Command::Serve(args) => serve::run(args)?,
         Command::Bench {
             what:
                 Bench::Primitives {

@@ -329,6 +329,15 @@ impl Bootstrapper {
         self.eval_mod.depth() + self.cts.len() + self.stc.len()
     }
 
+    /// Heap bytes of the encoded CoeffsToSlots and SlotsToCoeffs matrices.
+    pub fn byte_size(&self) -> usize {
+        self.cts
+            .iter()
+            .chain(&self.stc)
+            .map(EncodedLinearTransform::byte_size)
+            .sum()
+    }
+
     /// The settings.
     pub fn config(&self) -> &BootstrapConfig {
         &self.config
