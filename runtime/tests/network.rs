@@ -17,31 +17,13 @@ use cachemir_runtime::ckks::Parameters;
 use cachemir_runtime::session::memory::session_bytes;
 use cachemir_runtime::session::protocol::{BeginUploadRequest, KeyChunk, SessionRef, StepRequest};
 use cachemir_runtime::session::remote::{connect, RemoteSession};
-use cachemir_runtime::session::service::{InferenceService, ServeConfig};
+use cachemir_runtime::session::service::{BackgroundServer, InferenceService, ServeConfig};
 use cachemir_runtime::session::{generate_remote, Client, SessionKeys};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::sync::{Arc, Barrier};
 use std::time::Duration;
 use tonic::Code;
-
-/// A server in this process on a free loopback port; stopped when dropped.
-struct Serving {
-    addr: String,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-impl Drop for Serving {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(thread) = self.thread.take() {
-            thread.join().unwrap();
-        }
-    }
-}
 
 fn config(max_memory: u64) -> ServeConfig {
     ServeConfig {
@@ -51,30 +33,11 @@ fn config(max_memory: u64) -> ServeConfig {
     }
 }
 
-fn serve(plans: Vec<Plan>, config: ServeConfig) -> Serving {
-    let service = InferenceService::new(plans, config).unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (addr_tx, addr_rx) = std::sync::mpsc::channel();
-    let thread = std::thread::spawn(move || {
-        let runtime = tokio::runtime::Runtime::new().unwrap();
-        runtime.block_on(async {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addr_tx
-                .send(listener.local_addr().unwrap().to_string())
-                .unwrap();
-            service
-                .serve(listener, async {
-                    let _ = stopped.await;
-                })
-                .await
-                .unwrap();
-        })
-    });
-    Serving {
-        addr: addr_rx.recv().unwrap(),
-        stop: Some(stop),
-        thread: Some(thread),
-    }
+fn serve(plans: Vec<Plan>, config: ServeConfig) -> BackgroundServer {
+    InferenceService::new(plans, config)
+        .unwrap()
+        .serve_in_background("127.0.0.1:0")
+        .unwrap()
 }
 
 fn runtime() -> tokio::runtime::Runtime {
@@ -128,7 +91,7 @@ fn two_concurrent_clients_each_get_their_reference_tokens() {
         let handles: Vec<_> = prompts
             .iter()
             .map(|prompt| {
-                let (plan, addr) = (&plan, &server.addr);
+                let (plan, addr) = (&plan, server.addr());
                 scope.spawn(move || generate_remote(plan, addr, prompt, 2, None, |_| ()))
             })
             .collect();
@@ -165,7 +128,7 @@ fn refusals_are_clear_statuses_and_leave_the_session_intact() {
     let keys = client.open_session(&plan).unwrap();
     let io = plan.client_io();
     let rt = runtime();
-    let mut rpc = rt.block_on(connect(&server.addr)).unwrap();
+    let mut rpc = rt.block_on(connect(server.addr())).unwrap();
 
     // A plan the server does not run.
     let begin = |fingerprint: u32, crc32: u32| BeginUploadRequest {
@@ -336,7 +299,7 @@ fn a_full_memory_budget_refuses_sessions_up_front() {
         let handles: Vec<_> = clients
             .into_iter()
             .map(|(mut client, keys)| {
-                let (addr, opened, reference, io) = (&server.addr, &opened, &reference, &io);
+                let (addr, opened, reference, io) = (server.addr(), &opened, &reference, &io);
                 scope.spawn(move || {
                     let rt = runtime();
                     let session = rt.block_on(RemoteSession::open(addr, &keys, |_, _| ()));
@@ -372,7 +335,7 @@ fn a_full_memory_budget_refuses_sessions_up_front() {
     let keys = client.open_session(&plan).unwrap();
     let rt = runtime();
     let session = rt
-        .block_on(RemoteSession::open(&server.addr, &keys, |_, _| ()))
+        .block_on(RemoteSession::open(server.addr(), &keys, |_, _| ()))
         .unwrap();
     rt.block_on(session.close()).unwrap();
 }

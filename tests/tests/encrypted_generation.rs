@@ -4,7 +4,8 @@
 //! bootstrapping included, against the fixture's onnxruntime reference.
 //!
 //! The default run does the first decode step of one fixture (about a minute): its logits must
-//! match onnxruntime's first row. The 8-token generations are slow (about 8.5 minutes per fixture
+//! match onnxruntime's first row; and two clients decode one and two tokens of it at once through a
+//! gRPC server on loopback. The 8-token generations are slow (about 8.5 minutes per fixture
 //! on 2 cores: 28 bootstraps and ~34 s per token), hence ignored:
 //! `cargo test --release -p cachemir-tests --test encrypted_generation -- --ignored --nocapture`
 //! (`CACHEMIR_E2E_FIXTURES=optimum,dynamo-sdpa-op23` to pick fixtures). The same test at the secure
@@ -17,7 +18,8 @@ use cachemir_compiler::lower::{self, params, Options, Strategy};
 use cachemir_compiler::model::load_tensor_ir;
 use cachemir_ir::plan::client::argmax;
 use cachemir_ir::plan::Plan;
-use cachemir_runtime::session::{generate, simulate, NoiseModel, Progress};
+use cachemir_runtime::session::service::{InferenceService, ServeConfig};
+use cachemir_runtime::session::{generate, generate_remote, simulate, NoiseModel, Progress};
 use std::path::{Path, PathBuf};
 
 const FIXTURES: [&str; 4] = [
@@ -171,5 +173,51 @@ fn encrypted_generation_gives_the_reference_tokens() {
             -err.log2()
         );
         assert_eq!(report.generated_ids, expected, "{name}");
+    }
+}
+
+/// Two clients at once against one `cachemir-run serve` server over loopback (in this process):
+/// each session has its own keys and KV cache, and each gets onnxruntime's logits for its prompt
+/// (one token for the first client, two for the second) and the reference's next token.
+#[test]
+fn two_clients_over_loopback_get_the_reference_tokens() {
+    let (reference, plan) = compile("optimum", "INSECURE_N12_BOOT");
+    let config = ServeConfig {
+        max_memory: u64::MAX,
+        idle_timeout: std::time::Duration::from_secs(600),
+        state_dir: None,
+    };
+    let server = InferenceService::new(vec![plan.clone()], config)
+        .unwrap()
+        .serve_in_background("127.0.0.1:0")
+        .unwrap();
+    let prompt = ids(&reference["prompt_ids"]);
+    let prompts = [&prompt[..1], &prompt[..2]];
+    let reports: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = prompts
+            .iter()
+            .map(|p| {
+                let (plan, addr) = (&plan, server.addr());
+                scope.spawn(move || generate_remote(plan, addr, p, 0, None, |_| ()).unwrap())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (p, report) in prompts.iter().zip(&reports) {
+        assert_eq!(report.logits.len(), p.len());
+        let err = max_logit_error(&report.logits, &reference["logits"]);
+        eprintln!(
+            "client with {} prompt tokens: max |logit error| vs onnxruntime {err:.3e}",
+            p.len()
+        );
+        assert!(err < 1e-2, "{err:e}");
+        let last = &reference["logits"][p.len() - 1];
+        let want: Vec<f64> = last
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(argmax(report.logits.last().unwrap()), argmax(&want));
     }
 }

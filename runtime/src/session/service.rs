@@ -48,6 +48,31 @@ pub struct ServeConfig {
     pub state_dir: Option<PathBuf>,
 }
 
+/// A server running on a thread of its own ([`InferenceService::serve_in_background`]); dropping it
+/// stops the server and waits for it.
+pub struct BackgroundServer {
+    addr: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<Result<()>>>,
+}
+
+impl BackgroundServer {
+    /// The address it listens on (`host:port`).
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
+impl Drop for BackgroundServer {
+    fn drop(&mut self) {
+        self.stop.take();
+        if let Some(thread) = self.thread.take() {
+            // The server's own error, if any, has no one left to hear it.
+            let _ = thread.join();
+        }
+    }
+}
+
 /// One plan the server runs.
 struct Served {
     plan: &'static Plan,
@@ -211,6 +236,30 @@ impl InferenceService {
         served.map_err(|e| RuntimeError::Network {
             what: "server".into(),
             reason: e.to_string(),
+        })
+    }
+
+    /// Serves on `addr` (e.g. `127.0.0.1:0`) from a thread of its own until the returned handle is
+    /// dropped: for tests and for embedding a server in another program.
+    pub fn serve_in_background(self, addr: &str) -> Result<BackgroundServer> {
+        let network = |e: std::io::Error| RuntimeError::Network {
+            what: format!("listening on {addr}"),
+            reason: e.to_string(),
+        };
+        let runtime = tokio::runtime::Runtime::new().map_err(network)?;
+        let listener = runtime.block_on(TcpListener::bind(addr)).map_err(network)?;
+        let local = listener.local_addr().map_err(network)?.to_string();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            runtime.block_on(self.serve(listener, async {
+                // A dropped sender stops the server as a sent signal does.
+                let _ = stopped.await;
+            }))
+        });
+        Ok(BackgroundServer {
+            addr: local,
+            stop: Some(stop),
+            thread: Some(thread),
         })
     }
 
