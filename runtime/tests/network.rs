@@ -18,7 +18,7 @@ use cachemir_runtime::session::memory::session_bytes;
 use cachemir_runtime::session::protocol::{BeginUploadRequest, KeyChunk, SessionRef, StepRequest};
 use cachemir_runtime::session::remote::{connect, RemoteSession};
 use cachemir_runtime::session::service::{BackgroundServer, InferenceService, ServeConfig};
-use cachemir_runtime::session::{generate_remote, Client, SessionKeys};
+use cachemir_runtime::session::{generate_remote, Client, KeyStore, SessionKeys};
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::sync::{Arc, Barrier};
@@ -82,22 +82,42 @@ fn max_error(got: &BTreeMap<String, Vec<f64>>, want: &BTreeMap<String, Vec<f64>>
         .fold(0.0, f64::max)
 }
 
+/// Two clients at once, each with its own keys and session, get their own reference tokens; a
+/// client that kept its keys in a key store reads them back for its next run.
 #[test]
 fn two_concurrent_clients_each_get_their_reference_tokens() {
     let plan = small_plan::plan();
     let server = serve(vec![plan.clone()], config(u64::MAX));
     let prompts: [&[u32]; 2] = [&[3, 17], &[40, 2, 9]];
+    // The first client keeps its keys in a key store, the second makes fresh ones.
+    let dir = tempfile::tempdir().unwrap();
+    let store = KeyStore::new(dir.path(), &plan);
+    let stores = [Some(&store), None];
     let reports: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = prompts
             .iter()
-            .map(|prompt| {
+            .zip(stores)
+            .map(|(prompt, store)| {
                 let (plan, addr) = (&plan, server.addr());
-                scope.spawn(move || generate_remote(plan, addr, prompt, 2, None, |_| ()))
+                scope.spawn(move || generate_remote(plan, addr, store, prompt, 2, None, |_| ()))
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    for (prompt, report) in prompts.iter().zip(reports) {
+    // Again from the key store: the keys are read back, not made, and give the same tokens.
+    let again = generate_remote(
+        &plan,
+        server.addr(),
+        Some(&store),
+        prompts[0],
+        2,
+        None,
+        |_| (),
+    );
+    let again = again.unwrap();
+    assert!(again.keys_from_store);
+    let reports = reports.into_iter().chain([Ok(again)]);
+    for (prompt, report) in prompts.iter().chain(&prompts[..1]).zip(reports) {
         let report = report.unwrap();
         let (ids, logits) = generate_in_clear(plan.module(), plan.weights(), prompt, 2).unwrap();
         assert_eq!(report.generated_ids, ids, "prompt {prompt:?}");

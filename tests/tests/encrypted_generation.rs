@@ -198,7 +198,7 @@ fn two_clients_over_loopback_get_the_reference_tokens() {
             .iter()
             .map(|p| {
                 let (plan, addr) = (&plan, server.addr());
-                scope.spawn(move || generate_remote(plan, addr, p, 0, None, |_| ()).unwrap())
+                scope.spawn(move || generate_remote(plan, addr, None, p, 0, None, |_| ()).unwrap())
             })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()

@@ -414,6 +414,12 @@ impl EvaluationKeys {
         w.finish()
     }
 
+    /// Checks what is cheap to check without decoding: the checksum, the format, that the bytes are
+    /// evaluation keys, and that they were made under `params`.
+    pub fn check_bytes(params: &Parameters, bytes: &[u8]) -> Result<()> {
+        Reader::new(params, Kind::EvaluationKeys, bytes).map(|_| ())
+    }
+
     /// Decodes and validates evaluation keys made under `params`.
     pub fn from_bytes(params: &Parameters, bytes: &[u8]) -> Result<Self> {
         let mut r = Reader::new(params, Kind::EvaluationKeys, bytes)?;

@@ -37,6 +37,11 @@ impl<B: Backend + Clone> Client<B> {
     /// A client with a fresh secret key for `params`.
     pub fn new(params: Arc<Parameters>, backend: B) -> Self {
         let secret = KeyGenerator::new(params.clone(), backend.clone()).secret_key();
+        Self::with_secret_key(params, backend, secret)
+    }
+
+    /// A client holding `secret` (made for `params`), e.g. one read back from a [`super::KeyStore`].
+    pub fn with_secret_key(params: Arc<Parameters>, backend: B, secret: SecretKey) -> Self {
         Self {
             encoder: Encoder::new(params.clone(), backend.clone()),
             encryptor: Encryptor::with_secret_key(params.clone(), backend.clone(), secret.clone()),
@@ -50,6 +55,11 @@ impl<B: Backend + Clone> Client<B> {
     /// The parameters.
     pub fn params(&self) -> &Arc<Parameters> {
         &self.params
+    }
+
+    /// The secret key (for the client's own key store; it must never reach a server).
+    pub fn secret_key(&self) -> &SecretKey {
+        &self.secret
     }
 
     /// The evaluation keys a module needs: relinearization always, its declared rotations (made only

@@ -10,7 +10,7 @@
 
 use super::protocol::{StepReply, StepRequest};
 use super::remote::RemoteSession;
-use super::{Client, Server, SessionKeys};
+use super::{Client, KeyStore, Server, SessionKeys};
 use crate::ckks::Parameters;
 use crate::{Result, RuntimeError};
 use cachemir_ir::plan::client::{argmax, logits, step_inputs};
@@ -52,8 +52,10 @@ pub struct GenerationReport {
     pub logits: Vec<Vec<f64>>,
     /// Per fed token: time and counts.
     pub tokens: Vec<TokenReport>,
-    /// Key generation on the client, milliseconds.
+    /// Key generation on the client (or reading the keys from its key store), milliseconds.
     pub keygen_ms: f64,
+    /// Whether the keys came from the client's key store.
+    pub keys_from_store: bool,
     /// Bytes of the session-opening message (the evaluation keys, serialized) sent to the server.
     pub evaluation_key_bytes: usize,
     /// The server's session setup (loading the keys, encoding the plan's plaintexts and
@@ -107,6 +109,7 @@ pub fn generate(
     let params = Arc::new(Parameters::new(plan.params().clone())?);
     let (report, _) = run_session(
         plan,
+        None,
         prompt,
         max_new_tokens,
         stop_at,
@@ -144,11 +147,13 @@ impl Transport for Remote<'_> {
     }
 }
 
-/// As [`generate`], with the server at `addr` (`cachemir-run serve`): the keys are uploaded, each
-/// step's ciphertexts cross the network, and the session is closed at the end.
+/// As [`generate`], with the server at `addr` (`cachemir-run serve`): the keys (read from `store`
+/// if it has them for this plan, else made and stored there) are uploaded, each step's ciphertexts
+/// cross the network, and the session is closed at the end.
 pub fn generate_remote(
     plan: &Plan,
     addr: &str,
+    store: Option<&KeyStore>,
     prompt: &[u32],
     max_new_tokens: usize,
     stop_at: Option<u32>,
@@ -163,6 +168,7 @@ pub fn generate_remote(
         })?;
     let (report, session) = run_session(
         plan,
+        store,
         prompt,
         max_new_tokens,
         stop_at,
@@ -182,10 +188,11 @@ pub fn generate_remote(
 }
 
 /// The session both generations share: checks the prompt against the plan, makes the client's
-/// keys, opens the session with `open(keys, progress)` (which returns the step transport) and runs
-/// the greedy loop through it.
+/// keys (or reads them from `store`, and stores keys it makes there), opens the session with
+/// `open(keys, progress)` (which returns the step transport) and runs the greedy loop through it.
 fn run_session<T: Transport>(
     plan: &Plan,
+    store: Option<&KeyStore>,
     prompt: &[u32],
     max_new_tokens: usize,
     stop_at: Option<u32>,
@@ -207,8 +214,22 @@ fn run_session<T: Transport>(
     let io = plan.client_io();
     progress(Progress::Keygen);
     let start = Instant::now();
-    let mut client = Client::new(params, CpuBackend);
-    let keys = client.open_session(plan)?;
+    let stored = match store {
+        Some(store) => store.load(&params, plan)?,
+        None => None,
+    };
+    let keys_from_store = stored.is_some();
+    let (mut client, keys) = match stored {
+        Some((secret, keys)) => (Client::with_secret_key(params, CpuBackend, secret), keys),
+        None => {
+            let client = Client::new(params.clone(), CpuBackend);
+            let keys = client.open_session(plan)?;
+            if let Some(store) = store {
+                store.save(&params, client.secret_key(), &keys)?;
+            }
+            (client, keys)
+        }
+    };
     let keygen_ms = ms(start);
     let evaluation_key_bytes = keys.evaluation_keys.len();
     progress(Progress::ServerSetup);
@@ -239,6 +260,7 @@ fn run_session<T: Transport>(
     })?;
     let report = GenerationReport {
         keygen_ms,
+        keys_from_store,
         evaluation_key_bytes,
         server_setup_ms,
         ..report
@@ -279,6 +301,7 @@ pub(super) fn greedy(
         logits: rows,
         tokens,
         keygen_ms: 0.0,
+        keys_from_store: false,
         evaluation_key_bytes: 0,
         server_setup_ms: 0.0,
     })

@@ -3,8 +3,9 @@
 //!
 //! A session holds, at its peak (while the keys are loaded): the uploaded key bytes; the decoded
 //! keys, whose `b` halves are bit-packed on the wire and whose `a` halves travel as seeds, so in
-//! memory each wire residue of `w ≥ w_min` bits becomes two 8-byte words (at most `128 / w_min`
-//! times the wire size); the full KV cache; and the step's live ciphertexts, counted at three
+//! memory each wire residue becomes two 8-byte words: a key over `Q_l ∪ P` takes `128 / w̄_l` times
+//! its wire size, `w̄_l` the mean prime width of `Q_l ∪ P`, and the smallest `w̄_l` bounds them all;
+//! the full KV cache; and the step's live ciphertexts, counted at three
 //! polynomials each along the program order. The plan's bootstrapping circuits are shared by its
 //! sessions and counted once, by the server ([`circuit_bytes`]).
 

@@ -5,6 +5,7 @@
 
 mod client;
 pub mod generate;
+mod key_store;
 pub mod memory;
 pub mod protocol;
 pub mod remote;
@@ -13,6 +14,7 @@ pub mod service;
 pub mod simulate;
 
 pub use client::{Client, StepOutputs};
+pub use key_store::KeyStore;
 
 /// What a client sends to open a session: the plan it compiled against and its evaluation keys.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -362,12 +362,18 @@ impl InferenceService {
         Ok(guard)
     }
 
-    fn remove(&self, id: &str) {
+    /// Drops session `id` from the table (its reservation with it).
+    fn forget(&self, id: &str) {
         self.shared
             .sessions
             .lock()
             .expect("session table")
             .remove(id);
+    }
+
+    /// Ends session `id`: forgotten, and its saved files deleted.
+    fn remove(&self, id: &str) {
+        self.forget(id);
         if let Some(dir) = &self.shared.config.state_dir {
             for ext in ["keys", "kv", "tmp"] {
                 // Absent files are fine: the session may never have opened.
@@ -381,7 +387,8 @@ impl InferenceService {
         is_session_id(id).then(|| dir.join(format!("{id}.{ext}")))
     }
 
-    /// Loads session `id` from the state directory (its keys, then its KV cache if a step ran).
+    /// Loads session `id` from the state directory (its keys, then its KV cache if a step ran),
+    /// its memory reserved first.
     async fn load_saved(
         &self,
         id: &str,
@@ -390,22 +397,34 @@ impl InferenceService {
             .saved_path(id, "keys")
             .filter(|p| p.exists())
             .ok_or_else(|| unknown_session(id))?;
-        let file = std::fs::read(&keys_path).map_err(|e| status(io_error(&keys_path, e)))?;
-        let keys = decode_saved_keys(&file)
-            .map_err(|reason| Status::data_loss(format!("{}: {reason}", keys_path.display())))?;
-        let served = self.served(keys.plan_fingerprint)?;
-        let need = memory::session_bytes(
-            served.plan.module(),
-            &served.params,
-            keys.evaluation_keys.len() as u64,
-        );
+        let damaged =
+            |reason: String| Status::data_loss(format!("the saved session {id}: {reason}"));
+        let (fingerprint, key_bytes) = saved_keys_head(&keys_path).map_err(damaged)?;
+        let served = self.served(fingerprint)?;
+        let need = memory::session_bytes(served.plan.module(), &served.params, key_bytes);
+        let placeholder = Phase::Uploading {
+            bytes: Vec::new(),
+            total: key_bytes,
+            crc32: 0,
+        };
+        let session = self.admit(id, fingerprint, need, placeholder)?;
+        let mut guard = session.clone().lock_owned().await;
+        if matches!(guard.phase, Phase::Ready(_)) {
+            // A concurrent call loaded it.
+            return Ok(session);
+        }
         let kv = self.saved_path(id, "kv").filter(|p| p.exists());
         let (plan, params, circuits) = (
             served.plan,
             served.params.clone(),
             served.bootstrappers.clone(),
         );
-        let server = tokio::task::spawn_blocking(move || -> Result<_> {
+        let loaded = tokio::task::spawn_blocking(move || -> Result<_> {
+            let file = std::fs::read(&keys_path).map_err(|e| io_error(&keys_path, e))?;
+            let keys = decode_saved_keys(file).map_err(|reason| RuntimeError::Decode {
+                what: "saved session keys",
+                reason,
+            })?;
             let mut server = Server::open_shared(plan, params, &keys, circuits, CpuBackend)?;
             if let Some(kv) = kv {
                 let state = std::fs::read(&kv).map_err(|e| io_error(&kv, e))?;
@@ -414,15 +433,30 @@ impl InferenceService {
             Ok(server)
         })
         .await
-        .map_err(|e| Status::internal(e.to_string()))?
-        .map_err(|e| Status::data_loss(format!("the saved session {id}: {e}")))?;
-        self.admit(
-            id,
-            plan_fingerprint(plan),
-            need,
-            Phase::Ready(Box::new(server)),
-        )
+        .map_err(|e| Status::internal(e.to_string()))?;
+        match loaded {
+            Ok(server) => {
+                guard.phase = Phase::Ready(Box::new(server));
+                Ok(session)
+            }
+            Err(e) => {
+                // Forgotten before the lock is released, so waiting calls find no session.
+                self.forget(id);
+                Err(damaged(e.to_string()))
+            }
+        }
     }
+}
+
+/// The plan fingerprint and key size of a saved session's keys file, from its head and length.
+fn saved_keys_head(path: &Path) -> std::result::Result<(u32, u64), String> {
+    use std::io::Read;
+    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
+    let len = file.metadata().map_err(|e| e.to_string())?.len();
+    let mut head = [0u8; 4];
+    file.read_exact(&mut head)
+        .map_err(|_| "the keys file is shorter than its header".to_string())?;
+    Ok((u32::from_le_bytes(head), len - 4))
 }
 
 fn unknown_session(id: &str) -> Status {
@@ -436,13 +470,14 @@ fn encode_saved_keys(keys: &SessionKeys) -> Vec<u8> {
     out
 }
 
-fn decode_saved_keys(file: &[u8]) -> std::result::Result<SessionKeys, String> {
-    let (head, rest) = file
-        .split_first_chunk::<4>()
-        .ok_or("shorter than its header")?;
+fn decode_saved_keys(file: Vec<u8>) -> std::result::Result<SessionKeys, String> {
+    let file = bytes::Bytes::from(file);
+    let head = file
+        .first_chunk::<4>()
+        .ok_or("the keys file is shorter than its header")?;
     Ok(SessionKeys {
         plan_fingerprint: u32::from_le_bytes(*head),
-        evaluation_keys: rest.to_vec().into(),
+        evaluation_keys: file.slice(4..),
     })
 }
 

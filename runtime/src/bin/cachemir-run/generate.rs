@@ -8,7 +8,9 @@ use cachemir_ir::plan::client::argmax;
 use cachemir_ir::plan::text::{TextCodec, TextStream};
 use cachemir_ir::plan::Plan;
 use cachemir_runtime::ckks::Parameters;
-use cachemir_runtime::session::{generate, generate_remote, simulate, NoiseModel, Progress};
+use cachemir_runtime::session::{
+    generate, generate_remote, simulate, KeyStore, NoiseModel, Progress,
+};
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
@@ -48,6 +50,13 @@ pub struct GenerateArgs {
     /// uploaded, and only ciphertexts cross the network.
     #[arg(long, conflicts_with = "simulate")]
     server: Option<String>,
+    /// With `--server`: where the client keeps its keys per plan for the next run (they hold the
+    /// SECRET key; default `~/.cache/cachemir/keys`).
+    #[arg(long, requires = "server")]
+    key_dir: Option<PathBuf>,
+    /// With `--server`: make fresh keys and store none.
+    #[arg(long, requires = "server", conflicts_with = "key_dir")]
+    fresh_keys: bool,
     /// Run on the cleartext interpreter with the engine's errors injected instead of encrypted (no
     /// keys; minutes instead of hours), with the same output.
     #[arg(long)]
@@ -101,6 +110,14 @@ pub fn run(args: GenerateArgs) -> Result<()> {
     if let (true, Some(text)) = (show_text, &args.prompt) {
         print!("{text}");
     }
+    let store = match (&args.server, args.fresh_keys) {
+        (Some(_), false) => args
+            .key_dir
+            .clone()
+            .or_else(KeyStore::default_root)
+            .map(|root| KeyStore::new(&root, &plan)),
+        _ => None,
+    };
     let pool = thread_pool(args.threads)?;
     let keygen = spinner();
     keygen.set_message("generating the evaluation keys");
@@ -115,7 +132,8 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             if args.simulate {
                 simulate(&plan, &prompt, args.max_new_tokens, stop_at, &noise, args.seed, progress)
             } else if let Some(addr) = &args.server {
-                generate_remote(&plan, addr, &prompt, args.max_new_tokens, stop_at, progress)
+                let store = store.as_ref();
+                generate_remote(&plan, addr, store, &prompt, args.max_new_tokens, stop_at, progress)
             } else {
                 generate(&plan, &prompt, args.max_new_tokens, stop_at, progress)
             }
@@ -202,9 +220,10 @@ pub fn run(args: GenerateArgs) -> Result<()> {
             |s: String| println!("{s}")
         };
         summary(format!(
-            "generated ids: {}\ngreedy next token after the last one fed: {}\nkeys: {:.1} s, {:.1} MB; server setup: {:.1} s; {} tokens in {:.1} s",
+            "generated ids: {}\ngreedy next token after the last one fed: {}\nkeys{}: {:.1} s, {:.1} MB; server setup: {:.1} s; {} tokens in {:.1} s",
             ids.join(","),
             next.map_or("-".into(), |t| t.to_string()),
+            if report.keys_from_store { " (from the key store)" } else { "" },
             report.keygen_ms / 1e3,
             report.evaluation_key_bytes as f64 / 1e6,
             report.server_setup_ms / 1e3,
