@@ -161,6 +161,13 @@ fn refusals_are_clear_statuses_and_leave_the_session_intact() {
         .block_on(rpc.begin_upload(begin(keys.plan_fingerprint ^ 1, crc)))
         .unwrap_err();
     assert_eq!(err.code(), Code::NotFound, "{err}");
+    // An absurd size is refused before anything is reserved.
+    let huge = BeginUploadRequest {
+        total_bytes: u64::MAX,
+        ..begin(keys.plan_fingerprint, crc)
+    };
+    let err = rt.block_on(rpc.begin_upload(huge)).unwrap_err();
+    assert_eq!(err.code(), Code::InvalidArgument, "{err}");
 
     // A truncated upload: opening says how much arrived; the upload resumes from there.
     let id = rt

@@ -5,8 +5,8 @@
 //! keys, whose `b` halves are bit-packed on the wire and whose `a` halves travel as seeds, so in
 //! memory each wire residue becomes two 8-byte words: a key over `Q_l ∪ P` takes `128 / w̄_l` times
 //! its wire size, `w̄_l` the mean prime width of `Q_l ∪ P`, and the smallest `w̄_l` bounds them all;
-//! the full KV cache; and the step's live ciphertexts, counted at three
-//! polynomials each along the program order. The plan's bootstrapping circuits are shared by its
+//! the full KV cache; and the step's live ciphertexts, counted at three polynomials each along the
+//! program order. The plan's bootstrapping circuits are shared by its
 //! sessions and counted once, by the server ([`circuit_bytes`]).
 
 use crate::ckks::Parameters;
@@ -22,19 +22,28 @@ fn ciphertext_bytes(params: &Parameters, level: u32, polys: u64) -> u64 {
 /// Upper bound of a session's memory on the server for `module` with `key_bytes` of serialized
 /// evaluation keys.
 pub fn session_bytes(module: &Module, params: &Parameters, key_bytes: u64) -> u64 {
-    let narrowest = params
-        .literal()
-        .log_q
-        .iter()
-        .chain(&params.literal().log_p)
-        .min();
-    let keys = key_bytes * 128 / narrowest.map_or(1, |&bits| bits.max(1) as u64);
+    let (log_q, log_p) = (&params.literal().log_q, &params.literal().log_p);
+    let p_bits: u64 = log_p.iter().map(|&b| b as u64).sum();
+    // The smallest mean prime width of Q_l ∪ P over the levels, as (bits, limbs): compared exactly.
+    let (bits, limbs) = (0..log_q.len())
+        .map(|l| {
+            let q_bits: u64 = log_q[..=l].iter().map(|&b| b as u64).sum();
+            (q_bits + p_bits, (l + 1 + log_p.len()) as u64)
+        })
+        .min_by(|a, b| (a.0 * b.1).cmp(&(b.0 * a.1)))
+        .unwrap_or((1, 1));
+    let keys = (key_bytes as u128 * 128 * limbs as u128).div_ceil(bits.max(1) as u128);
+    let keys = u64::try_from(keys).unwrap_or(u64::MAX);
     let kv: u64 = module
         .kv_caches
         .values()
         .map(|c| c.chunks as u64 * ciphertext_bytes(params, c.chunk.level.0, 2))
         .sum();
-    key_bytes + keys + kv + peak_live_bytes(module, params)
+    // Saturating: the key size is the client's word.
+    key_bytes
+        .saturating_add(keys)
+        .saturating_add(kv)
+        .saturating_add(peak_live_bytes(module, params))
 }
 
 /// The most bytes of ciphertexts alive at once while `module` runs in program order (each value

@@ -34,6 +34,9 @@ use tonic::{Request, Response, Status, Streaming};
 /// Largest message either side accepts (a step's ciphertexts at the secure sets are tens of MB).
 pub const MAX_MESSAGE_BYTES: usize = 256 << 20;
 
+/// Largest upload of evaluation keys (`N16_BOOT`'s full bootstrapping keys are under 10 GB).
+pub const MAX_KEY_BYTES: u64 = 64 << 30;
+
 /// Size of one uploaded piece of the evaluation keys.
 pub const KEY_CHUNK_BYTES: usize = 4 << 20;
 
@@ -526,8 +529,11 @@ impl Inference for InferenceService {
     ) -> std::result::Result<Response<UploadStatus>, Status> {
         let r = request.into_inner();
         let served = self.served(r.plan_fingerprint)?;
-        if r.total_bytes == 0 {
-            return Err(Status::invalid_argument("an upload of 0 key bytes"));
+        if r.total_bytes == 0 || r.total_bytes > MAX_KEY_BYTES {
+            return Err(Status::invalid_argument(format!(
+                "an upload of {} key bytes (this server takes 1 to {MAX_KEY_BYTES})",
+                r.total_bytes
+            )));
         }
         let need = memory::session_bytes(served.plan.module(), &served.params, r.total_bytes);
         let id = new_session_id();
