@@ -21,6 +21,7 @@ use cachemir_ir::plan::Plan;
 use cachemir_runtime::session::service::{InferenceService, ServeConfig};
 use cachemir_runtime::session::{generate, generate_remote, simulate, NoiseModel, Progress};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 const FIXTURES: [&str; 4] = [
     "optimum",
@@ -220,4 +221,134 @@ fn two_clients_over_loopback_get_the_reference_tokens() {
             .collect();
         assert_eq!(argmax(report.logits.last().unwrap()), argmax(&want));
     }
+}
+
+/// The server of [`a_killed_server_resumes_the_fixture_session`], run in a child process (this test
+/// binary again, with the plan and the state directory in the environment) so it can be killed.
+/// Not a test of its own: without that environment it returns at once.
+#[test]
+fn serve_child() {
+    let (Ok(plan), Ok(state)) = (
+        std::env::var("CACHEMIR_TEST_SERVE_PLAN"),
+        std::env::var("CACHEMIR_TEST_SERVE_STATE"),
+    ) else {
+        return;
+    };
+    let config = ServeConfig {
+        max_memory: u64::MAX,
+        idle_timeout: std::time::Duration::from_secs(600),
+        state_dir: Some(state.into()),
+    };
+    let plan = Plan::read_file(Path::new(&plan)).unwrap();
+    let server = InferenceService::new(vec![plan], config)
+        .unwrap()
+        .serve_in_background("127.0.0.1:0")
+        .unwrap();
+    println!("listening on {}", server.addr());
+    loop {
+        std::thread::park();
+    }
+}
+
+/// The tiny fixture's session on a server with a state directory, killed (SIGKILL) in the middle of
+/// the second step and started again: the client reattaches at position 1, sends the step again
+/// and goes on, and the three positions' logits are onnxruntime's (same greedy tokens, within 1e-2).
+#[test]
+fn a_killed_server_resumes_the_fixture_session() {
+    use cachemir_ir::plan::client::{logits, step_inputs};
+    use cachemir_kernels::CpuBackend;
+    use cachemir_runtime::ckks::Parameters;
+    use cachemir_runtime::session::remote::RemoteSession;
+    use cachemir_runtime::session::Client;
+    use std::io::BufRead;
+
+    let (reference, plan) = compile("optimum", "INSECURE_N12_BOOT");
+    let dir = std::env::temp_dir().join(format!("cachemir-restart-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let plan_path = dir.join("tiny.plan");
+    plan.write_file(&plan_path).unwrap();
+    let start = || {
+        let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "serve_child",
+                "--nocapture",
+                "--test-threads",
+                "1",
+            ])
+            .env("CACHEMIR_TEST_SERVE_PLAN", &plan_path)
+            .env("CACHEMIR_TEST_SERVE_STATE", dir.join("state"))
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let addr = lines
+            // libtest may have written `test serve_child ... ` on the same line first.
+            .find_map(|l| Some(l.ok()?.split_once("listening on ")?.1.trim().to_string()))
+            .expect("the child server's address");
+        (child, addr)
+    };
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let params = Arc::new(Parameters::new(plan.params().clone()).unwrap());
+    let mut client = Client::new(params, CpuBackend);
+    let keys = client.open_session(&plan).unwrap();
+    let io = plan.client_io();
+    let prompt = ids(&reference["prompt_ids"]);
+    let mut step = |session: &mut RemoteSession, position: usize, token: u32| {
+        let inputs = step_inputs(plan.module(), plan.weights(), token, position).unwrap();
+        let request = client.step_request(&io, position as u32, &inputs).unwrap();
+        let reply = rt.block_on(session.step(request))?;
+        Ok::<_, cachemir_runtime::RuntimeError>(logits(
+            &client.read_reply(&io, reply).unwrap().values,
+        ))
+    };
+    let (mut first, addr) = start();
+    let mut session = rt
+        .block_on(RemoteSession::open(&addr, &keys, |_, _| ()))
+        .unwrap();
+    let mut rows = vec![step(&mut session, 0, prompt[0]).unwrap()];
+    // Step 1 takes tens of seconds here: the kill lands inside it.
+    let killer = std::thread::spawn(move || {
+        std::thread::sleep(std::time::Duration::from_secs(3));
+        first.kill().unwrap();
+        first.wait().unwrap();
+    });
+    assert!(
+        step(&mut session, 1, prompt[1]).is_err(),
+        "the step outlived its server"
+    );
+    killer.join().unwrap();
+
+    let (mut second, addr) = start();
+    let mut resumed = rt
+        .block_on(RemoteSession::reattach(&addr, session.id()))
+        .unwrap();
+    assert_eq!(
+        resumed.position(),
+        1,
+        "the KV cache of the one finished step"
+    );
+    rows.push(step(&mut resumed, 1, prompt[1]).unwrap());
+    rows.push(step(&mut resumed, 2, prompt[2]).unwrap());
+    rt.block_on(resumed.close()).unwrap();
+    second.kill().unwrap();
+    second.wait().unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+
+    for (position, row) in rows.iter().enumerate() {
+        let want: Vec<f64> = reference["logits"][position]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(argmax(row), argmax(&want), "position {position}");
+    }
+    let err = max_logit_error(&rows, &reference["logits"]);
+    eprintln!("resumed session, 3 positions: max |logit error| vs onnxruntime {err:.3e}");
+    assert!(err < 1e-2, "{err:e}");
 }
