@@ -39,6 +39,16 @@ pub struct Approx {
     pub newton_steps: u32,
 }
 
+impl Approx {
+    /// The change of variable `x ↦ scale·x + shift` taking the interval onto `[−1, 1]`. The evaluator
+    /// spends a level on it unless a caller folds it into a plaintext product before the polynomial
+    /// ([`poly_mapped`]).
+    pub fn unit_map(&self) -> (f64, f64) {
+        let (a, b) = self.interval;
+        (2.0 / (b - a), -(a + b) / (b - a))
+    }
+}
+
 /// Newton steps taking the relative error `e` below `target` (`e ↦ factor·e²` per step), if at most
 /// [`MAX_NEWTON`] do.
 fn newton_steps(mut e: f64, factor: f64, target: f64) -> Option<u32> {
@@ -134,6 +144,21 @@ pub fn rsqrt_mean(n: f64, eps: f64, interval: (f64, f64)) -> Approx {
 /// Emits the polynomial of `approx` on `x`.
 pub fn poly(em: &mut Emitter, x: ValueId, approx: &Approx) -> ValueId {
     em.poly(x, approx.fit.coeffs.clone(), approx.interval)
+}
+
+/// Emits the polynomial of `approx` on `t`, already mapped onto `[−1, 1]` by [`Approx::unit_map`].
+pub fn poly_mapped(em: &mut Emitter, t: ValueId, approx: &Approx) -> ValueId {
+    em.poly(t, approx.fit.coeffs.clone(), (-1.0, 1.0))
+}
+
+/// The polynomial of `approx` on `x`, its change of variable folded into `x`'s plaintext product when
+/// `x` is one ([`Emitter::affine_of_plain_product`]): a level less than [`poly`].
+pub fn poly_folded(em: &mut Emitter, x: ValueId, approx: &Approx) -> ValueId {
+    let (scale, shift) = approx.unit_map();
+    match em.affine_of_plain_product(x, scale, shift) {
+        Some(t) => poly_mapped(em, t, approx),
+        None => poly(em, x, approx),
+    }
 }
 
 /// `1/x` refined from `y ≈ 1/x` by `y ← y·(2 − x·y)`.
@@ -240,6 +265,49 @@ mod tests {
                 y = 1.5 * y + (-0.5 * m * y) * (y * y);
             }
             assert!((y * m.sqrt() - 1.0).abs() < INVERSE_ERROR, "s = {s}");
+        }
+    }
+
+    #[test]
+    fn a_polynomial_folded_into_its_plaintext_product_spends_a_level_less_for_the_same_values() {
+        use crate::lower::{manage_for_tests, params};
+        use cachemir_ir::fhe::interp::{Interpreter, KvState};
+        use cachemir_ir::fhe::Layout;
+        let p = params::by_name("INSECURE_N12").unwrap();
+        let layout = Layout::Strided { len: 64, stride: 1 };
+        let mut em = Emitter::new(p.literal.clone(), 64, p.working_level);
+        let a = exp(1.0, (-1.0, 2.5));
+        let w: Vec<f64> = (0..64).map(|i| f64::from(i) / 32.0 - 0.9).collect();
+        em.weight("w", || vec![w.clone()]);
+        let x = em.input("x", layout.clone());
+        let m = em.mul_plain(x, "w", 0, layout);
+        let plain = poly(&mut em, m, &a);
+        let folded = poly_folded(&mut em, m, &a);
+        em.output("plain", plain);
+        em.output("folded", folded);
+        let mut module = em.module;
+        manage_for_tests(&mut module, p.working_level);
+        let level_of = |name: &str| {
+            module
+                .op_ids()
+                .find_map(|id| match &module.op(id).op {
+                    Op::Output { name: n, value } if n == name => module.value_type(*value),
+                    _ => None,
+                })
+                .and_then(|t| t.as_ct().map(|c| c.level.0))
+                .unwrap()
+        };
+        assert_eq!(level_of("folded"), level_of("plain") + 1);
+        let xs: Vec<f64> = (0..64).map(|i| 1.0 - f64::from(i) / 40.0).collect();
+        let inputs = [("x".to_string(), xs.clone())].into_iter().collect();
+        let out = Interpreter::new(&module, &em.weights)
+            .unwrap()
+            .run(&inputs, &mut KvState::default())
+            .unwrap();
+        for i in 0..64 {
+            let want = (xs[i] * w[i]).exp();
+            assert!((out["plain"][i] - want).abs() < 1e-5 * want, "slot {i}");
+            assert!((out["folded"][i] - want).abs() < 1e-5 * want, "slot {i}");
         }
     }
 

@@ -32,7 +32,8 @@
 //! `attn.valid.<c>` (a full slot vector).
 
 use super::activation::{
-    newton_reciprocal, poly, reciprocal, Approx, INVERSE_ERROR, ROUGH_INVERSE_ERROR,
+    newton_reciprocal, poly_mapped, reciprocal, Approx, INVERSE_ERROR, NEWTON_DEPTH,
+    ROUGH_INVERSE_ERROR,
 };
 use super::emit::Emitter;
 use super::geometry::Geometry;
@@ -152,7 +153,8 @@ pub fn rope(
     em.add(ab, c)
 }
 
-/// The validity inputs of the score groups (created once): 1 where a group holds a token `≤ p`.
+/// The validity inputs of the score groups (created once): `1/(p + 1)` where a group holds a token
+/// `≤ p`, 0 elsewhere ([`Softmax::new`]).
 pub fn valid_inputs(em: &mut Emitter, geo: &Geometry, h: &Heads) -> Vec<ValueId> {
     let (k, s) = (geo.k as usize, geo.slots as usize);
     h.score_groups(geo)
@@ -168,7 +170,8 @@ pub fn valid_inputs(em: &mut Emitter, geo: &Geometry, h: &Heads) -> Vec<ValueId>
                             for (i, c) in chunks.clone().enumerate() {
                                 for j in 0..k {
                                     if c as usize * k + j <= p {
-                                        row[head * h.head_dim * k + i * k + j] = 1.0;
+                                        row[head * h.head_dim * k + i * k + j] =
+                                            1.0 / (p + 1) as f64;
                                     }
                                 }
                             }
@@ -206,18 +209,33 @@ pub struct Softmax {
 }
 
 impl Softmax {
-    /// The approximation for scores in `interval` scaled by `scale`, over at most `max_context` tokens:
-    /// `squarings` is the smallest with `|scale·s| / 2^squarings ≤ 1`, so the first sum lies in
-    /// `[e^−1, n·e]`. Every normalization but the last is rough (relative residual
-    /// [`ROUGH_INVERSE_ERROR`] = `e`, a factor common to the head that the next normalization cancels), so
-    /// a later sum (of squares of weights summing to `1 ± e`) lies in `[(1 − e)²/n, (1 + e)²]` ⊂
-    /// `[1/(2n), 2]`.
+    /// The approximation for scores in `interval` scaled by `scale`, over at most `max_context` tokens,
+    /// with the number of squarings that spends the fewest levels ([`Softmax::levels`]). With `r`
+    /// squarings and `R = max|scale·s| / 2^r`, the validity input holds `1/(p + 1)` for the `p + 1`
+    /// tokens of position `p`, so the first sum is a mean of values in `[e^−R, e^R]`. Every
+    /// normalization but the last is rough (relative residual [`ROUGH_INVERSE_ERROR`] = `e`, a factor
+    /// common to the head that the next normalization cancels), so a later sum (of squares of weights
+    /// summing to `1 ± e`) lies in `[(1 − e)²/n, (1 + e)²]` ⊂ `[1/(2n), 2]`.
     pub fn new(scale: f64, interval: (f64, f64), max_context: usize) -> Self {
         let reach = (scale * interval.0.abs().max(interval.1.abs())).max(1.0);
-        let squarings = reach.log2().ceil().max(0.0) as u32;
+        let most = reach.log2().ceil().max(0.0) as u32;
+        (most.saturating_sub(2)..=most)
+            .map(|squarings| Self::with_squarings(scale, interval, max_context, reach, squarings))
+            .min_by_key(Self::levels)
+            .expect("at least one candidate")
+    }
+
+    fn with_squarings(
+        scale: f64,
+        interval: (f64, f64),
+        max_context: usize,
+        reach: f64,
+        squarings: u32,
+    ) -> Self {
         let div = f64::from(1u32 << squarings);
+        let r = reach / div;
         let n = max_context.max(1) as f64;
-        let first_interval = (0.5 / std::f64::consts::E, 2.0 * n * std::f64::consts::E);
+        let first_interval = (0.5 * (-r).exp(), 2.0 * r.exp());
         let rest_interval = (0.5 / n, 2.0);
         let first_error = if squarings == 0 {
             INVERSE_ERROR
@@ -233,10 +251,23 @@ impl Softmax {
         }
     }
 
+    /// Levels from the scores to the weights: `exp`'s polynomial, then per normalization the masked
+    /// sum, the inverse and the product, and one squaring per round.
+    pub fn levels(&self) -> u32 {
+        let normalize = |a: &Approx| {
+            2 + Op::poly_depth(a.fit.coeffs.len(), (-1.0, 1.0)) + NEWTON_DEPTH * a.newton_steps
+        };
+        let rounds = match self.squarings {
+            0 => 0,
+            r => (r - 1) * (1 + normalize(&self.rest)) + 1 + normalize(&self.last),
+        };
+        Op::poly_depth(self.exp.fit.coeffs.len(), (-1.0, 1.0)) + normalize(&self.first) + rounds
+    }
+
     /// Levels the readers of a cached key spend up to the softmax numerator: the product with `q`, the
-    /// head mask and the polynomial of `exp`.
+    /// head mask (carrying the change of variable) and the polynomial of `exp`.
     pub fn key_cache_level(&self) -> u32 {
-        2 + Op::poly_depth(self.exp.fit.coeffs.len(), self.exp.interval)
+        2 + Op::poly_depth(self.exp.fit.coeffs.len(), (-1.0, 1.0))
     }
 }
 
@@ -335,6 +366,11 @@ pub fn attention(
     em.kv_append(&kname, k);
     em.kv_append(&vname, v);
     let (chunk_mask, _) = head_mask(em, geo, h, geo.k);
+    // The scores' mask carries the change of variable of `exp`'s polynomial (no level of its own).
+    let (exp_scale, exp_shift) = sm.exp.unit_map();
+    let score_mask = em
+        .affine_weight(&chunk_mask, 0, exp_scale, 0.0)
+        .expect("declared above");
     let mut qrep = q;
     for t in 0..geo.log_k() {
         qrep = em.add_rotated(qrep, -(1i64 << t));
@@ -350,14 +386,15 @@ pub fn attention(
             for t in 0..h.head_dim.trailing_zeros() {
                 prod = em.add_rotated(prod, i64::from(geo.k) << t);
             }
-            let s = em.mul_plain(prod, &chunk_mask, 0, Layout::Opaque);
+            let s = em.mul_plain(prod, &score_mask, 0, Layout::Opaque);
             let s = rotate_blocks(em, geo, s, -(i as i64));
             packed = Some(match packed {
                 None => s,
                 Some(acc) => em.add(acc, s),
             });
         }
-        let e = poly(em, packed.expect("a group has chunks"), &sm.exp);
+        let t = em.add_scalar(packed.expect("a group has chunks"), exp_shift);
+        let e = poly_mapped(em, t, &sm.exp);
         es.push(em.mul(e, valid_g));
     }
     // Normalized squaring: y ← y / Σy, then `squarings` times y ← y² / Σy².
@@ -414,13 +451,25 @@ fn normalize(
         tot = em.add_rotated(tot, 1 << t);
     }
     let tot = em.rotate(tot, -(i64::from(width) - 1), Layout::Opaque);
+    // The head mask, then slots outside the head blocks (0, outside the interval) filled with 1 so the
+    // inverse stays tame there (its products with those slots are zero anyway); the polynomial's change
+    // of variable is folded into both plaintexts, so it spends no level of its own.
     let (mask, fill) = head_mask(em, geo, h, width);
-    let tot = em.mul_plain(tot, &mask, 0, Layout::Opaque);
-    // Slots outside the head blocks hold 0, outside the interval: fill them with 1 so the inverse stays
-    // tame there (its products with those slots are zero anyway).
-    let tot = em.add_plain(tot, &fill, 0);
-    let inv = poly(em, tot, recip);
-    let inv = newton_reciprocal(em, tot, inv, recip.newton_steps);
+    let (scale, shift) = recip.unit_map();
+    let mapped_mask = em
+        .affine_weight(&mask, 0, scale, 0.0)
+        .expect("declared above");
+    let mapped_fill = em
+        .affine_weight(&fill, 0, scale, shift)
+        .expect("declared above");
+    let t = em.mul_plain(tot, &mapped_mask, 0, Layout::Opaque);
+    let t = em.add_plain(t, &mapped_fill, 0);
+    let mut inv = poly_mapped(em, t, recip);
+    if recip.newton_steps > 0 {
+        let x = em.mul_plain(tot, &mask, 0, Layout::Opaque);
+        let x = em.add_plain(x, &fill, 0);
+        inv = newton_reciprocal(em, x, inv, recip.newton_steps);
+    }
     es.iter().map(|&e| em.mul(e, inv)).collect()
 }
 
@@ -498,6 +547,30 @@ mod tests {
                     (g - f64::from(*e)).abs() < 1e-4,
                     "step {step} y[{i}] = {g}, expected {e}"
                 );
+            }
+        }
+    }
+
+    #[test]
+    fn every_first_sum_lies_in_its_interval_and_fewer_squarings_never_cost_more() {
+        for (scale, interval, n) in [
+            (0.25, (-20.0, 20.0), 12),
+            (0.125, (-90.0, 70.0), 128),
+            (1.0, (-0.5, 0.6), 16),
+        ] {
+            let sm = Softmax::new(scale, interval, n);
+            let reach: f64 = (scale * f64::max(-interval.0, interval.1)).max(1.0);
+            let most = reach.log2().ceil() as u32;
+            assert!(sm.squarings <= most);
+            let all_squarings = Softmax::with_squarings(scale, interval, n, reach, most);
+            assert!(sm.levels() <= all_squarings.levels());
+            // The first sum is the mean of `exp(scale·s/2^r)` over the valid tokens: between its values
+            // at the interval's ends.
+            let div = f64::from(1u32 << sm.squarings);
+            for s in [interval.0, interval.1] {
+                let mean = (scale * s / div).exp();
+                let (a, b) = sm.first.interval;
+                assert!(a <= mean && mean <= b, "{mean} outside {a}..{b}");
             }
         }
     }

@@ -198,6 +198,48 @@ impl Emitter {
         self.ct(Op::MulPlain { ct: a, pt }, layout)
     }
 
+    /// Declares row `index` of weight `name` times `scale` plus `shift` as a one-row weight (named after
+    /// the three, so equal rows are shared) and returns its name; `None` if the row is unknown.
+    pub fn affine_weight(
+        &mut self,
+        name: &str,
+        index: u32,
+        scale: f64,
+        shift: f64,
+    ) -> Option<String> {
+        let row = self.weights.get(name)?.row(index)?;
+        let mapped = format!(
+            "{name}.{index}.affine.{:x}.{:x}",
+            scale.to_bits(),
+            shift.to_bits()
+        );
+        self.weight(&mapped, || {
+            vec![row.iter().map(|v| scale * v + shift).collect()]
+        });
+        Some(mapped)
+    }
+
+    /// `scale·a + shift` at `a`'s level, when `a` is a plaintext product `x ⊙ P`: the product is emitted
+    /// again with `scale·P` ([`Self::affine_weight`]) and the shift added, no level spent; `None` for any
+    /// other `a`. The old product stays for its other uses (dead-code elimination drops it otherwise).
+    pub fn affine_of_plain_product(
+        &mut self,
+        a: ValueId,
+        scale: f64,
+        shift: f64,
+    ) -> Option<ValueId> {
+        let Op::MulPlain { ct, pt } = self.module.op(self.module.value(a)?.def).op.clone() else {
+            return None;
+        };
+        let Op::Plain { weight } = self.module.op(self.module.value(pt)?.def).op.clone() else {
+            return None;
+        };
+        let name = self.affine_weight(&weight.name, weight.index, scale, 0.0)?;
+        let layout = self.layout(a);
+        let y = self.mul_plain(ct, &name, 0, layout);
+        Some(self.add_scalar(y, shift))
+    }
+
     /// `a ⊙ b` (ct × ct), relinearized.
     pub fn mul(&mut self, a: ValueId, b: ValueId) -> ValueId {
         let layout = self.layout_agree(a, b);

@@ -549,7 +549,7 @@ pub fn lower(m: &tensor::Module, cal: &Calibration, opts: &Options) -> Result<Lo
                 let blocks = x
                     .blocks
                     .iter()
-                    .map(|&b| activation::poly(&mut em, b, &a))
+                    .map(|&b| activation::poly_folded(&mut em, b, &a))
                     .collect();
                 Some(Vector {
                     blocks,

@@ -163,8 +163,11 @@ pub fn rms_norm(
     let first_unit = units.first_top.map(|t| 1.0 / t.sqrt());
     let split = first.zip(first_unit);
     let pending_in = |i: usize| x.gain.as_ref().map_or(1.0, |g| f64::from(g[i]));
-    let sq = |i: usize| pending_in(i) * unit;
-    let sq_first = move |i: usize| pending_in(i) * first_unit.unwrap_or(unit);
+    // The polynomial's change of variable `s ↦ scale·s + shift` is folded into the pre-scale of the
+    // squares (`√scale`) and the plaintext added after the sum, so it spends no level of its own.
+    let (scale, shift) = approx.unit_map();
+    let sq = |i: usize| pending_in(i) * unit * scale.sqrt();
+    let sq_first = move |i: usize| pending_in(i) * first_unit.unwrap_or(unit) * scale.sqrt();
     let scaled = scale_blocks(
         em,
         geo,
@@ -185,21 +188,21 @@ pub fn rms_norm(
     for t in 0..geo.d.trailing_zeros() {
         s = em.add_rotated(s, i64::from(geo.k) << t);
     }
-    // Slots off the stride hold 0, outside the interval: fill them with the interval's midpoint so the
-    // polynomial and Newton steps stay tame there (their products with those slots are zero anyway).
+    // `t = scale·s + shift` on the stride; slots off it hold 0, outside the interval, and stay 0: the
+    // interval's midpoint, where the polynomial and Newton steps stay tame (their products with those
+    // slots are zero anyway).
     let interval = approx.interval;
-    let mid = 0.5 * (interval.0 + interval.1);
     let fill = format!("fill.{name}");
     let (k, slots) = (geo.k as usize, geo.slots as usize);
     em.weight(&fill, || {
         vec![(0..slots)
-            .map(|i| if i % k == 0 { 0.0 } else { mid })
+            .map(|i| if i % k == 0 { shift } else { 0.0 })
             .collect()]
     });
-    let s = if geo.k > 1 {
+    let t = if geo.k > 1 {
         em.add_plain(s, &fill, 0)
     } else {
-        s
+        em.add_scalar(s, shift)
     };
     // `1/√m` for the mean in units `m = u/n + eps/top`, as `y' = β/√m` (the polynomial's coefficients
     // times β, `h' = −m/(2β²)`).
@@ -210,9 +213,13 @@ pub fn rms_norm(
     );
     let beta = newton.beta;
     let coeffs = approx.fit.coeffs.iter().map(|c| c * beta).collect();
-    let y0 = em.poly(s, coeffs, interval);
-    let h = em.mul_scalar(s, -0.5 / (n * beta * beta));
-    let h = em.add_scalar(h, -0.5 * units.eps_unit / (beta * beta));
+    let y0 = em.poly(t, coeffs, (-1.0, 1.0));
+    // `h' = −m/(2β²)` with `s = (t − shift)/scale`.
+    let h = em.mul_scalar(t, -0.5 / (n * beta * beta * scale));
+    let h = em.add_scalar(
+        h,
+        0.5 * shift / (n * beta * beta * scale) - 0.5 * units.eps_unit / (beta * beta),
+    );
     let y = newton_rsqrt(em, h, y0, approx.newton_steps, newton.chained);
     // `1/√(mean(x²) + eps) = y'/(β·√top)`: the blocks are multiplied by `s/(β·κ·√top)` (`s` the
     // pending gain on `x`) while the chain above runs (no level on its path), so the products hold

@@ -322,6 +322,7 @@ impl WindowModel {
             .with_initial_solution(start)
             .with_time_limit(seconds);
         problem.set_parameter("log", "0");
+        problem.set_parameter("slogLevel", "0");
         for c in constraints {
             problem.add_constraint(c);
         }
