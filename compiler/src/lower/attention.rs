@@ -12,11 +12,14 @@
 //!   product with the chunk, `log2 hd` rotations summing each head → `slot[(h·hd)·K + j]`; a head mask
 //!   clears the other slots. Score groups: up to `hd/2` chunks share one ciphertext, chunk `i` of a
 //!   group moved to `slot[(h·hd)·K + i·K + j]` (power-of-two rotations by multiples of `K`), so
-//!   `exp(scale·s)`, the client's validity mask of the group (1 for tokens `≤ p`, zero for unwritten
-//!   ones) and every softmax round below run once per group, not once per chunk.
+//!   `exp(scale·s)`, the client's validity mask of the group (`1/(p + 1)` for tokens `≤ p`, zero for
+//!   unwritten ones) and every softmax round below run once per group, not once per chunk.
 //! - Softmax without a maximum ([`Softmax`]): `y = exp(scale·s / 2^r)` (a gentle polynomial), then
 //!   `y ← y / Σy` and `r` rounds of `y ← y² / Σy²`, which ends at `exp(scale·s) / Σ exp(scale·s)` while
 //!   every sum stays in a range fixed by the context length (no calibration of denominators, no overflow).
+//!   The validity mask makes the first sum a mean, so its range does not grow with the context, and `r`
+//!   is the count that spends the fewest levels ([`Softmax::levels`]). The masks carry the change of
+//!   variable of the polynomial after them, which then spends no level of its own.
 //!   A sum over all groups and the `W` token slots of a head block (a group's width rounded up to a
 //!   power of two) is a window of `2W` (`log2 2W` rotations) and a head mask; its inverse is a
 //!   polynomial plus Newton steps. Only the last normalization must be accurate: the earlier ones
