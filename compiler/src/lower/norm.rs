@@ -188,9 +188,9 @@ pub fn rms_norm(
     for t in 0..geo.d.trailing_zeros() {
         s = em.add_rotated(s, i64::from(geo.k) << t);
     }
-    // `t = scale·s + shift` on the stride; slots off it hold 0, outside the interval, and stay 0: the
-    // interval's midpoint, where the polynomial and Newton steps stay tame (their products with those
-    // slots are zero anyway).
+    // `t = scale·s + shift` on the stride. Slots off it keep `t = 0`, the image of the interval's
+    // midpoint, where the polynomial and Newton steps stay tame (their products with those slots are
+    // zero anyway).
     let interval = approx.interval;
     let fill = format!("fill.{name}");
     let (k, slots) = (geo.k as usize, geo.slots as usize);
